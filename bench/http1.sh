@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# bench/http1.sh - HTTP/1.1 keep-alive GET /healthz: objectd vs nginx.
+#
+# Usage: bench/http1.sh [--quick] [--only nginx|objectd]
+#
+#   --quick            1 round of 20000 requests (smoke test)
+#   --only SERVER      benchmark just one server (for debugging; no ratios)
+#
+# Environment:
+#   THREADS=<nproc>    objectd --threads and nginx worker_processes
+#   ROUNDS=5           alternating rounds (order flips every round)
+#   REQUESTS=200000    h2load -n per run
+#   CONNS=16           h2load -c per run
+#   WARMUP=20000       requests per server before the first round (0 = none)
+#   OBJECTD, NGINX, H2LOAD, RUN_TIMEOUT, BENCH_KEEP_TMP: see bench/lib.sh
+#
+# Exit status: 0 when every run was a valid measurement (targets may still
+# FAIL - that is reported, not an error); non-zero on any failed request or
+# setup error.  See bench/README.md.
+
+set -u
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+
+QUICK=0
+ONLY=
+while (($#)); do
+    case $1 in
+    --quick) QUICK=1 ;;
+    --only)
+        shift
+        ONLY=${1:-}
+        [[ $ONLY == nginx || $ONLY == objectd ]] || bench_die "--only needs nginx or objectd"
+        ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; bench_die "unknown argument: $1" ;;
+    esac
+    shift
+done
+
+THREADS=${THREADS:-$(nproc)}
+CONNS=${CONNS:-16}
+WARMUP=${WARMUP:-20000}
+if ((QUICK)); then
+    ROUNDS=1
+    REQUESTS=20000
+    WARMUP=0
+else
+    ROUNDS=${ROUNDS:-5}
+    REQUESTS=${REQUESTS:-200000}
+fi
+for v in THREADS CONNS WARMUP ROUNDS REQUESTS; do
+    [[ ${!v} =~ ^[0-9]+$ ]] || bench_die "$v must be a non-negative integer (got '${!v}')"
+done
+((THREADS >= 1 && ROUNDS >= 1 && REQUESTS >= 1 && CONNS >= 1)) ||
+    bench_die "THREADS, ROUNDS, REQUESTS and CONNS must be >= 1"
+
+RPS_TARGET=0.8 # objectd req/s >= 0.8 x nginx
+CPU_TARGET=1.25 # objectd CPU/request <= 1.25 x nginx
+
+SERVERS=(nginx objectd)
+[[ -n $ONLY ]] && SERVERS=("$ONLY")
+
+# ---------------------------------------------------------------- preflight
+
+for tool in curl ss pgrep timeout awk od; do
+    command -v "$tool" >/dev/null || bench_die "required tool '$tool' not found"
+done
+[[ -x $H2LOAD ]] || bench_die "h2load not found at $H2LOAD"
+for s in "${SERVERS[@]}"; do
+    if [[ $s == objectd && ! -x $OBJECTD ]]; then
+        bench_die "objectd binary not found at $OBJECTD (build it first)"
+    fi
+done
+if pgrep -x nginx >/dev/null; then
+    bench_warn "other nginx processes are running (pids: $(pgrep -x nginx | tr '\n' ' '))- they may steal CPU"
+fi
+if ss -Htln 'sport = :80' | grep -q .; then
+    bench_warn "something listens on port 80 (a system web server?) - it may steal CPU"
+fi
+
+bench_setup_tmpdir
+
+# ---------------------------------------------------------------- servers
+
+declare -A PORT URL
+for s in "${SERVERS[@]}"; do
+    PORT[$s]=$(bench_free_port)
+    URL[$s]="http://127.0.0.1:${PORT[$s]}/healthz"
+done
+
+server_pids() { # server -> pids whose CPU we account
+    case $1 in
+    nginx) bench_nginx_pids ;;
+    objectd) echo "$BENCH_OBJECTD_PID" ;;
+    esac
+}
+
+for s in "${SERVERS[@]}"; do
+    case $s in
+    nginx) bench_nginx_start "${PORT[nginx]}" "$THREADS" ;;
+    objectd) bench_objectd_start "${PORT[objectd]}" "$THREADS" ;;
+    esac
+    bench_check_body "${URL[$s]}" "$s"
+    bench_log "$s up on ${URL[$s]} (pids: $(server_pids "$s"))"
+done
+
+# ---------------------------------------------------------------- runs
+
+# run_one SERVER N LABEL: one h2load run; sets RUN_RPS, RUN_REQS, RUN_CPU_US
+# (CPU microseconds per request) and RUN_TICKS.  Exits non-zero on any error.
+run_one() {
+    local s=$1 n=$2 label=$3 pids_before pids_after t0 t1 parsed
+    local out=$BENCH_TMP/h2load.$s.$label.txt
+    pids_before=$(server_pids "$s")
+    # shellcheck disable=SC2086
+    t0=$(bench_cpu_ticks $pids_before) || bench_die "$s: cannot read /proc stat of $pids_before (server died?)"
+    if ! bench_h2load_run "$out" --h1 -c "$CONNS" -n "$n" -t 1 "${URL[$s]}"; then
+        cat "$out" >&2
+        bench_die "$s ($label): h2load failed"
+    fi
+    pids_after=$(server_pids "$s")
+    # shellcheck disable=SC2086
+    t1=$(bench_cpu_ticks $pids_before) || bench_die "$s ($label): server process exited during the run"
+    [[ $pids_after == "$pids_before" ]] ||
+        bench_die "$s ($label): server processes changed during the run ($pids_before -> $pids_after)"
+    if ! parsed=$(bench_h2load_parse "$out"); then
+        sed -n '/^finished in/,/^status codes/p' "$out" >&2
+        bench_die "$s ($label): not a valid measurement (failed requests)"
+    fi
+    read -r RUN_RPS RUN_REQS <<<"$parsed"
+    ((RUN_REQS == n)) || bench_die "$s ($label): h2load reported $RUN_REQS requests, expected $n"
+    RUN_TICKS=$((t1 - t0))
+    RUN_CPU_US=$(bench_cpu_us_per_req "$RUN_TICKS" "$RUN_REQS")
+}
+
+bench_log "config: threads=$THREADS rounds=$ROUNDS requests=$REQUESTS conns=$CONNS warmup=$WARMUP clk_tck=$CLK_TCK"
+echo "objectd HTTP/1.1 benchmark: GET /healthz, h2load --h1 -c $CONNS -n $REQUESTS -t 1"
+echo "threads/workers=$THREADS rounds=$ROUNDS cpus=$(nproc) kernel=$(uname -r)"
+echo "nginx: $("$NGINX" -v 2>&1 | sed 's/^nginx version: //')  objectd: $OBJECTD"
+echo
+
+if ((WARMUP > 0)); then
+    for s in "${SERVERS[@]}"; do
+        bench_log "warm-up $s ($WARMUP requests)"
+        run_one "$s" "$WARMUP" warmup
+    done
+fi
+
+declare -A RPS CPU
+printf '%-5s %-8s %12s %10s %10s %12s\n' round server 'req/s' requests 'cpu ms' 'cpu us/req'
+for ((r = 1; r <= ROUNDS; r++)); do
+    if ((r % 2)); then
+        order=("${SERVERS[@]}")
+    else
+        mapfile -t order < <(printf '%s\n' "${SERVERS[@]}" | tac)
+    fi
+    for s in "${order[@]}"; do
+        run_one "$s" "$REQUESTS" "r$r"
+        RPS[$s]+="$RUN_RPS "
+        CPU[$s]+="$RUN_CPU_US "
+        printf '%-5s %-8s %12.0f %10d %10.0f %12.3f\n' "$r" "$s" "$RUN_RPS" "$RUN_REQS" \
+            "$(awk -v t="$RUN_TICKS" -v hz="$CLK_TCK" 'BEGIN { print t * 1000 / hz }')" "$RUN_CPU_US"
+    done
+done
+
+# ---------------------------------------------------------------- summary
+
+echo
+printf '%-8s %14s %18s   %s\n' server 'median req/s' 'median cpu us/req' 'all req/s'
+declare -A MED_RPS MED_CPU
+for s in "${SERVERS[@]}"; do
+    # shellcheck disable=SC2086
+    MED_RPS[$s]=$(bench_median ${RPS[$s]})
+    # shellcheck disable=SC2086
+    MED_CPU[$s]=$(bench_median ${CPU[$s]})
+    # shellcheck disable=SC2086
+    printf '%-8s %14.0f %18.3f   %s\n' "$s" "${MED_RPS[$s]}" "${MED_CPU[$s]}" \
+        "$(printf '%.0f ' ${RPS[$s]})" # word splitting intended
+done
+
+STATUS=0
+if [[ -z $ONLY ]]; then
+    rps_ratio=$(bench_ratio "${MED_RPS[objectd]}" "${MED_RPS[nginx]}")
+    cpu_ratio=$(bench_ratio "${MED_CPU[objectd]}" "${MED_CPU[nginx]}")
+    rps_ok=$(awk -v x="$rps_ratio" -v t="$RPS_TARGET" 'BEGIN { print (x != "nan" && x >= t) ? "PASS" : "FAIL" }')
+    cpu_ok=$(awk -v x="$cpu_ratio" -v t="$CPU_TARGET" 'BEGIN { print (x != "nan" && x <= t) ? "PASS" : "FAIL" }')
+    echo
+    printf 'objectd/nginx req/s ratio:       %6s  (target >= %s)  %s\n' "$rps_ratio" "$RPS_TARGET" "$rps_ok"
+    printf 'objectd/nginx CPU/request ratio: %6s  (target <= %s)  %s\n' "$cpu_ratio" "$CPU_TARGET" "$cpu_ok"
+    ((QUICK)) && echo "(--quick: 1 short round; figures are indicative only)"
+fi
+
+# A clean SIGTERM exit (status 0) is part of the objectd contract.
+if [[ -n $BENCH_OBJECTD_PID ]]; then
+    bench_objectd_stop || STATUS=1
+fi
+bench_nginx_stop
+exit "$STATUS"

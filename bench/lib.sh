@@ -1,0 +1,370 @@
+# shellcheck shell=bash
+# bench/lib.sh - shared helpers for the objectd benchmark scripts.
+#
+# Source it from a bash script:   . "$(dirname "$0")/lib.sh"
+#
+# Provides:
+#   bench_log / bench_warn / bench_die      messages on stderr (die exits 1)
+#   bench_setup_tmpdir                      mktemp dir in $BENCH_TMP + cleanup trap
+#   bench_free_port                         a TCP port nobody listens on
+#   bench_wait_http URL SECS                wait until URL answers 200
+#   bench_nginx_start PORT WORKERS          private nginx (config in $BENCH_TMP/nginx)
+#   bench_nginx_stop
+#   bench_nginx_pids                        master + worker pids
+#   bench_objectd_start PORT THREADS        objectd serve --access-log off
+#   bench_objectd_stop                      SIGTERM, check exit status 0
+#   bench_cpu_ticks PID...                  sum of utime+stime (clock ticks)
+#   bench_median N...                       median of numbers
+#   bench_h2load_run OUTFILE ARGS...        h2load with a bounded run time
+#   bench_h2load_parse OUTFILE              "rps requests" or fails loudly
+#
+# All waits are bounded.  Everything started here is killed (by pid) and the
+# temp dir removed by the EXIT/INT/TERM trap installed by bench_setup_tmpdir.
+#
+# Environment knobs (all optional):
+#   NGINX=/usr/sbin/nginx   H2LOAD=/usr/bin/h2load   OBJECTD=<repo>/build/objectd
+#   RUN_TIMEOUT=300 (seconds per h2load run)   BENCH_KEEP_TMP=1 (keep temp dir)
+#   NGINX_LISTEN_OPTS=""  extra words for nginx "listen" (e.g. "reuseport")
+#   NGINX_HTTP_EXTRA=""   extra directives for nginx's http{} block
+
+BENCH_ROOT=${BENCH_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+NGINX=${NGINX:-/usr/sbin/nginx}
+H2LOAD=${H2LOAD:-/usr/bin/h2load}
+OBJECTD=${OBJECTD:-$BENCH_ROOT/build/objectd}
+RUN_TIMEOUT=${RUN_TIMEOUT:-300}
+CLK_TCK=$(getconf CLK_TCK)
+
+# The exact bytes of objectd's GET /healthz body; nginx serves the same bytes.
+BENCH_HEALTHZ_BODY='{"status":"ok"}'
+
+BENCH_TMP=
+BENCH_NGINX_PID=
+BENCH_OBJECTD_PID=
+BENCH_OBJECTD_LOG=
+BENCH_CLIENT_PID=
+
+bench_log()  { printf '[bench] %s\n' "$*" >&2; }
+bench_warn() { printf '[bench] WARNING: %s\n' "$*" >&2; }
+bench_die()  { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- temp + trap
+
+bench_cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [[ -n $BENCH_CLIENT_PID ]]; then
+        kill -TERM "$BENCH_CLIENT_PID" 2>/dev/null
+        wait "$BENCH_CLIENT_PID" 2>/dev/null
+        BENCH_CLIENT_PID=
+    fi
+    if [[ -n $BENCH_OBJECTD_PID ]]; then
+        kill -KILL "$BENCH_OBJECTD_PID" 2>/dev/null
+        wait "$BENCH_OBJECTD_PID" 2>/dev/null
+        BENCH_OBJECTD_PID=
+    fi
+    if [[ -n $BENCH_NGINX_PID ]]; then
+        bench_nginx_stop 2>/dev/null
+    fi
+    if [[ -n $BENCH_TMP && -d $BENCH_TMP ]]; then
+        if [[ ${BENCH_KEEP_TMP:-0} == 1 ]]; then
+            bench_log "keeping $BENCH_TMP"
+        else
+            rm -rf -- "$BENCH_TMP"
+        fi
+    fi
+    exit "$rc"
+}
+
+bench_setup_tmpdir() {
+    BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/objectd-bench.XXXXXX") ||
+        bench_die "mktemp failed"
+    trap bench_cleanup EXIT
+    trap 'bench_log "interrupted"; exit 130' INT
+    trap 'bench_log "terminated"; exit 143' TERM
+}
+
+# ---------------------------------------------------------------- ports / http
+
+# A port in 20000..31999 (below the default ephemeral range, so h2load's own
+# client ports cannot collide) that no socket currently listens on.
+bench_free_port() {
+    local port i
+    for ((i = 0; i < 200; i++)); do
+        port=$((20000 + RANDOM % 12000))
+        [[ " ${BENCH_USED_PORTS:-} " == *" $port "* ]] && continue
+        if ! ss -Htln "sport = :$port" 2>/dev/null | grep -q .; then
+            BENCH_USED_PORTS="${BENCH_USED_PORTS:-} $port"
+            echo "$port"
+            return 0
+        fi
+    done
+    bench_die "no free port found"
+}
+
+# bench_wait_http URL SECS [PID]: poll until URL gives HTTP 200; fail early if
+# PID (the server) dies.
+bench_wait_http() {
+    local url=$1 pid=${3:-} code deadline=$((SECONDS + $2))
+    while ((SECONDS < deadline)); do
+        if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
+            return 1
+        fi
+        code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$url" 2>/dev/null)
+        [[ $code == 200 ]] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# bench_check_body URL NAME: the body must be exactly the healthz body + \n.
+bench_check_body() {
+    local url=$1 name=$2 got want ctype
+    want=$(printf '%s\n' "$BENCH_HEALTHZ_BODY" | od -An -tx1 | tr -d ' \n')
+    got=$(curl -s -m 5 "$url" | od -An -tx1 | tr -d ' \n')
+    [[ $got == "$want" ]] || bench_die "$name: unexpected /healthz body (hex $got)"
+    ctype=$(curl -s -m 5 -o /dev/null -w '%{content_type}' "$url")
+    [[ $ctype == application/json* ]] ||
+        bench_die "$name: unexpected Content-Type '$ctype'"
+}
+
+# ---------------------------------------------------------------- nginx
+
+# bench_nginx_start PORT WORKERS
+# Writes $BENCH_TMP/nginx/nginx.conf and runs nginx in the foreground of a
+# background job ("daemon off;" + master process), so $BENCH_NGINX_PID is the
+# master.  Everything nginx writes (pid, error log, temp dirs) stays in the
+# temp dir.  Runs as root with "user root;" when we are root.
+bench_nginx_start() {
+    local port=$1 workers=$2 d=$BENCH_TMP/nginx user_line=
+    [[ -x $NGINX ]] || bench_die "nginx not found at $NGINX"
+    mkdir -p "$d/html" "$d/tmp" || bench_die "mkdir $d"
+    printf '%s\n' "$BENCH_HEALTHZ_BODY" >"$d/html/healthz"
+    [[ $(id -u) == 0 ]] && user_line='user root root;'
+    cat >"$d/nginx.conf" <<EOF
+$user_line
+worker_processes $workers;
+worker_rlimit_nofile 16384;
+daemon off;
+master_process on;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+
+events {
+    worker_connections 4096;
+}
+
+http {
+    access_log off;
+    server_tokens off;
+    etag off;
+    keepalive_requests 1000000;
+    keepalive_timeout 75s;
+    client_body_temp_path $d/tmp/body;
+    proxy_temp_path $d/tmp/proxy;
+    fastcgi_temp_path $d/tmp/fastcgi;
+    uwsgi_temp_path $d/tmp/uwsgi;
+    scgi_temp_path $d/tmp/scgi;
+    ${NGINX_HTTP_EXTRA:-}
+
+    server {
+        listen 127.0.0.1:$port ${NGINX_LISTEN_OPTS:-};
+        root $d/html;
+        location = /healthz {
+            default_type application/json;
+        }
+        location / {
+            return 404;
+        }
+    }
+}
+EOF
+    "$NGINX" -t -q -p "$d" -e "$d/error.log" -c "$d/nginx.conf" \
+        >"$d/configtest.log" 2>&1 || {
+        cat "$d/configtest.log" >&2
+        bench_die "nginx config test failed"
+    }
+    "$NGINX" -p "$d" -e "$d/error.log" -c "$d/nginx.conf" \
+        >>"$d/stdout.log" 2>&1 </dev/null &
+    BENCH_NGINX_PID=$!
+    if ! bench_wait_http "http://127.0.0.1:$port/healthz" 10 "$BENCH_NGINX_PID"; then
+        tail -n 20 "$d/error.log" "$d/stdout.log" >&2 2>/dev/null
+        bench_die "nginx did not come up on port $port"
+    fi
+    # Wait (bounded) until all workers exist, so the CPU accounting sees them.
+    local i n
+    for ((i = 0; i < 50; i++)); do
+        n=$(pgrep -c -P "$BENCH_NGINX_PID" 2>/dev/null)
+        ((${n:-0} >= workers)) && break
+        sleep 0.1
+    done
+    ((${n:-0} == workers)) ||
+        bench_die "nginx: expected $workers workers, found ${n:-0}"
+}
+
+# Master pid followed by worker pids (one line, space separated, sorted).
+bench_nginx_pids() {
+    [[ -n $BENCH_NGINX_PID ]] || return 1
+    { echo "$BENCH_NGINX_PID"; pgrep -P "$BENCH_NGINX_PID"; } | sort -n | tr '\n' ' ' |
+        sed 's/ $//'
+}
+
+bench_nginx_stop() {
+    local pid=$BENCH_NGINX_PID i
+    [[ -n $pid ]] || return 0
+    kill -QUIT "$pid" 2>/dev/null # graceful shutdown
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null
+        sleep 0.5
+        pkill -KILL -P "$pid" 2>/dev/null
+        kill -KILL "$pid" 2>/dev/null
+    fi
+    wait "$pid" 2>/dev/null
+    BENCH_NGINX_PID=
+}
+
+# ---------------------------------------------------------------- objectd
+
+# bench_objectd_start PORT THREADS: stderr (JSON log lines) goes to
+# $BENCH_TMP/objectd.log.
+bench_objectd_start() {
+    local port=$1 threads=$2
+    [[ -x $OBJECTD ]] || bench_die "objectd binary not found at $OBJECTD (build it first)"
+    BENCH_OBJECTD_LOG=$BENCH_TMP/objectd.log
+    "$OBJECTD" serve --listen "127.0.0.1:$port" --threads "$threads" \
+        --access-log off >"$BENCH_TMP/objectd.stdout" 2>"$BENCH_OBJECTD_LOG" </dev/null &
+    BENCH_OBJECTD_PID=$!
+    if ! bench_wait_http "http://127.0.0.1:$port/healthz" 10 "$BENCH_OBJECTD_PID"; then
+        tail -n 20 "$BENCH_OBJECTD_LOG" >&2 2>/dev/null
+        bench_die "objectd did not come up on port $port"
+    fi
+}
+
+# SIGTERM, wait up to 10 s, require exit status 0.
+bench_objectd_stop() {
+    local pid=$BENCH_OBJECTD_PID i rc
+    [[ -n $pid ]] || return 0
+    kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        BENCH_OBJECTD_PID=
+        bench_warn "objectd did not exit within 10 s of SIGTERM (killed)"
+        return 1
+    fi
+    wait "$pid"
+    rc=$?
+    BENCH_OBJECTD_PID=
+    if ((rc != 0)); then
+        bench_warn "objectd exited with status $rc after SIGTERM"
+        tail -n 5 "$BENCH_OBJECTD_LOG" >&2 2>/dev/null
+        return 1
+    fi
+    return 0
+}
+
+# ---------------------------------------------------------------- CPU
+
+# bench_cpu_ticks PID...: sum of utime+stime (fields 14, 15 of /proc/PID/stat)
+# over the given processes, in clock ticks (1/CLK_TCK s).  For a process this
+# already includes all of its threads.  The comm field (2) can contain spaces,
+# so fields are counted after the last ')'.  Fails if a pid is gone.
+bench_cpu_ticks() {
+    local pid stat rest total=0
+    local -a f
+    for pid in "$@"; do
+        read -r stat 2>/dev/null <"/proc/$pid/stat" || return 1
+        rest=${stat##*) }     # starts at field 3
+        read -r -a f <<<"$rest"
+        # f[0] is field 3, so field 14 is f[11] and field 15 is f[12]
+        total=$((total + f[11] + f[12]))
+    done
+    echo "$total"
+}
+
+# bench_cpu_us_per_req TICKS_DELTA REQUESTS
+bench_cpu_us_per_req() {
+    awk -v t="$1" -v n="$2" -v hz="$CLK_TCK" \
+        'BEGIN { printf "%.3f", (t * 1000000 / hz) / n }'
+}
+
+# ---------------------------------------------------------------- stats
+
+bench_median() {
+    printf '%s\n' "$@" | sort -g | awk '
+        { v[NR] = $1 }
+        END {
+            if (NR == 0) { print "nan"; exit }
+            if (NR % 2) printf "%.3f\n", v[(NR + 1) / 2]
+            else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2
+        }'
+}
+
+# bench_ratio A B -> A/B
+bench_ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "nan"; else printf "%.3f", a / b }'
+}
+
+# ---------------------------------------------------------------- h2load
+
+# bench_h2load_run OUTFILE ARGS...: run h2load, killed after $RUN_TIMEOUT s.
+# Runs as a background job + wait, so Ctrl-C reaches our trap immediately
+# (bash defers traps until a foreground command returns).
+bench_h2load_run() {
+    local out=$1 rc
+    shift
+    timeout -k 5 "$RUN_TIMEOUT" "$H2LOAD" "$@" >"$out" 2>&1 </dev/null &
+    BENCH_CLIENT_PID=$!
+    wait "$BENCH_CLIENT_PID"
+    rc=$?
+    BENCH_CLIENT_PID=
+    if ((rc == 124 || rc == 137)); then
+        bench_warn "h2load timed out after ${RUN_TIMEOUT}s"
+    fi
+    return "$rc"
+}
+
+# bench_h2load_parse OUTFILE: prints "REQ_PER_S TOTAL_REQUESTS".  Returns 1
+# (with a message) when the run is not a valid measurement: any failed,
+# errored or timed-out request, succeeded != total, non-2xx status, or
+# unparsable output.
+bench_h2load_parse() {
+    local out=$1
+    awk '
+        /^finished in / {
+            for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^req\/s/) { rps = $i; sub(/,$/, "", rps) }
+        }
+        /^requests: / {
+            # requests: T total, S started, D done, OK succeeded, F failed, E errored, TO timeout
+            for (i = 2; i <= NF; i++) { k = $(i + 1); sub(/,$/, "", k); v = $i; r[k] = v + 0; seen[k] = 1 }
+        }
+        /^status codes: / {
+            s2xx = $3 + 0; have_status = 1
+        }
+        END {
+            if (rps == "" || !seen["total"] || !seen["succeeded"] || !seen["failed"] ||
+                !seen["errored"] || !seen["timeout"] || !have_status) {
+                print "cannot parse h2load output" > "/dev/stderr"; exit 1
+            }
+            bad = 0
+            if (r["total"] == 0) { print "h2load ran 0 requests" > "/dev/stderr"; bad = 1 }
+            if (r["failed"] || r["errored"] || r["timeout"]) {
+                printf "h2load: %d failed, %d errored, %d timeout\n", r["failed"], r["errored"], r["timeout"] > "/dev/stderr"; bad = 1
+            }
+            if (r["succeeded"] != r["total"] || r["done"] != r["total"]) {
+                printf "h2load: %d succeeded / %d done of %d total\n", r["succeeded"], r["done"], r["total"] > "/dev/stderr"; bad = 1
+            }
+            if (s2xx != r["total"]) {
+                printf "h2load: only %d of %d responses were 2xx\n", s2xx, r["total"] > "/dev/stderr"; bad = 1
+            }
+            if (bad) exit 1
+            printf "%s %d\n", rps, r["total"]
+        }' "$out"
+}

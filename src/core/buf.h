@@ -1,0 +1,42 @@
+/* buf: a growable byte buffer with a hard maximum size.
+ *
+ * Every dynamic buffer in objectd has a limit (nothing a peer sends can grow
+ * memory without bound). A buf owns its |data|; buf_free releases it. */
+#ifndef OBJECTD_BUF_H
+#define OBJECTD_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+typedef struct buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    size_t max; /* growth beyond this fails with -ENOBUFS */
+} buf;
+
+enum { BUF_DEFAULT_MAX = 64 * 1024 * 1024 };
+
+/* An empty buffer that may grow to |max| bytes (0 means BUF_DEFAULT_MAX).
+ * Allocates nothing until the first append. */
+void buf_init(buf *b, size_t max);
+void buf_free(buf *b);
+
+/* Makes room for |extra| more bytes. 0, -ENOMEM or -ENOBUFS (over max). */
+int buf_reserve(buf *b, size_t extra);
+
+/* Appends; 0 or a negative errno as for buf_reserve (buffer unchanged). */
+int buf_append(buf *b, const void *p, size_t n);
+int buf_append_str(buf *b, const char *s);
+int buf_append_char(buf *b, char c);
+int buf_append_u64(buf *b, unsigned long long v);
+int buf_appendf(buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Removes the first |n| bytes, moving the rest to the front. */
+void buf_consume(buf *b, size_t n);
+
+/* Writes the decimal digits of |v| to |out| (room for 20); returns count. */
+size_t fmt_u64(char *out, unsigned long long v);
+
+#endif

@@ -1,0 +1,114 @@
+/* exchange: one request and its response, independent of the protocol.
+ *
+ * The protocol layer (HTTP/1.1 now, HTTP/2 next) fills in the request half,
+ * pointing into its own buffers, and calls the router; a handler answers
+ * with exchange_respond*() - at once or later, from the same loop thread.
+ * The request pointers stay valid until the response has been handed to the
+ * protocol (the `send` hook), after which the exchange may be reused. */
+#ifndef OBJECTD_EXCHANGE_H
+#define OBJECTD_EXCHANGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "h1_parser.h"
+
+typedef h1_header http_field;
+
+enum http_method {
+    HTTP_GET = 1 << 0,
+    HTTP_HEAD = 1 << 1,
+    HTTP_POST = 1 << 2,
+    HTTP_PUT = 1 << 3,
+    HTTP_PATCH = 1 << 4,
+    HTTP_DELETE = 1 << 5,
+    HTTP_OPTIONS = 1 << 6,
+    HTTP_OTHER = 1 << 7,
+};
+
+/* The method bit for a method token (HTTP_OTHER if we have no route for
+ * it), and the token for one bit. */
+int http_method_parse(const char *s, size_t len);
+const char *http_method_name(int method);
+
+/* The reason phrase for a status code ("OK"), "" if unknown. */
+const char *http_reason(int status);
+
+typedef struct exchange exchange;
+typedef struct route route;
+
+enum { EXCHANGE_MAX_PARAMS = 4, EXCHANGE_MAX_RESP_HEADERS = 16 };
+
+typedef struct exchange_param {
+    const char *value;
+    size_t len;
+    int64_t id; /* parsed value of an {id} parameter */
+} exchange_param;
+
+typedef struct resp_header {
+    uint32_t name_off, name_len, value_off, value_len;
+} resp_header;
+
+struct exchange {
+    /* The request, filled in by the protocol layer. */
+    int method; /* an http_method bit */
+    const char *method_str;
+    size_t method_len;
+    const char *path;
+    size_t path_len;
+    const char *query; /* after '?', NULL if none */
+    size_t query_len;
+    const http_field *headers;
+    size_t num_headers;
+    const char *body;
+    size_t body_len;
+    const char *protocol; /* "http/1.1", "h2c" or "h2" */
+    uint64_t start_ns;    /* monotonic clock at the end of the head */
+
+    /* Set by the router. */
+    const route *route;
+    exchange_param params[EXCHANGE_MAX_PARAMS];
+    size_t num_params;
+
+    /* The response, built by the handler. */
+    int status;
+    const char *content_type;
+    buf resp_body;
+    buf resp_header_text;
+    resp_header resp_headers[EXCHANGE_MAX_RESP_HEADERS];
+    size_t num_resp_headers;
+    int responded;
+
+    /* The protocol's hook: called once by exchange_respond*(). */
+    void (*send)(exchange *ex);
+    void *conn;
+    void *server;
+};
+
+/* Prepares |ex| for a new request, keeping its buffers' memory. */
+void exchange_reset(exchange *ex);
+void exchange_free(exchange *ex);
+
+/* The first request header named |name| (case-insensitive), or NULL. */
+const http_field *exchange_header(const exchange *ex, const char *name);
+
+/* Adds a response header; both are copied. 0, or -ENOBUFS when full. */
+int exchange_add_header(exchange *ex, const char *name, const char *value,
+                        size_t value_len);
+
+/* Responds with a copy of |body|. |content_type| must be a string with
+ * static lifetime (or NULL for none). */
+void exchange_respond(exchange *ex, int status, const char *content_type,
+                      const char *body, size_t len);
+
+/* Responds with what the handler wrote into |ex->resp_body|. */
+void exchange_respond_body(exchange *ex, int status,
+                           const char *content_type);
+
+/* Responds with RFC 9457 problem+json: type "about:blank" unless |type| is
+ * given, the status's reason as title unless |title| is given. */
+void exchange_problem(exchange *ex, int status, const char *title,
+                      const char *detail);
+
+#endif

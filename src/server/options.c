@@ -1,0 +1,50 @@
+/* options: the table behind `objectd --help`. Bounds are part of it, so a
+ * bad value is refused at start-up rather than discovered under load. */
+#include "options.h"
+
+#include <stddef.h>
+
+#define OPT(name, type, def, min, max, choices, field, help)                   \
+    {name, type, def, min, max, choices, offsetof(options, field), help}
+
+static const config_option table[] = {
+    OPT("config", CONFIG_STRING, NULL, 0, 0, NULL, config,
+        "read settings from FILE ('name = value' lines)"),
+    OPT("listen", CONFIG_LIST, "0.0.0.0:8080", 0, 0, NULL, listen,
+        "HTTP listener HOST:PORT (repeat for several; port 0 picks one)"),
+    OPT("threads", CONFIG_INT, "0", 0, 1024, NULL, threads,
+        "event-loop threads; 0 = CPUs usable by this process (affinity "
+        "and cgroup quota)"),
+    OPT("access-log", CONFIG_STRING, "-", 0, 0, NULL, access_log,
+        "access log: a file path, '-' for standard output, or 'off'"),
+    OPT("log-level", CONFIG_ENUM, "info", 0, 0, "debug|info|warn|error",
+        log_level, "application log level (JSON lines on standard error)"),
+    OPT("max-connections", CONFIG_INT, "10000", 1, 1000000, NULL,
+        max_connections, "open client connections, for the process"),
+    OPT("max-header-bytes", CONFIG_SIZE, "16k", 1024, 1048576, NULL,
+        max_header_bytes, "request line + headers; over it: 431"),
+    OPT("max-headers", CONFIG_INT, "100", 1, 1000, NULL, max_headers,
+        "header fields per request; over it: 431"),
+    OPT("max-body-bytes", CONFIG_SIZE, "8m", 0, 1073741824, NULL,
+        max_body_bytes, "request body; over it: 413"),
+    OPT("max-requests-per-connection", CONFIG_INT, "0", 0, INT64_MAX, NULL,
+        max_requests_per_connection,
+        "requests served on one connection before it is closed "
+        "gracefully; 0 = unlimited"),
+    OPT("header-timeout", CONFIG_DURATION, "10s", 1, 3600000, NULL,
+        header_timeout_ms,
+        "time to receive a whole request head (slowloris guard); 408"),
+    OPT("idle-timeout", CONFIG_DURATION, "60s", 1, 86400000, NULL,
+        idle_timeout_ms,
+        "keep-alive idle time, and the longest stall mid-body or mid-write"),
+    OPT("drain-timeout", CONFIG_DURATION, "30s", 0, 3600000, NULL,
+        drain_timeout_ms,
+        "on SIGTERM/SIGINT, time in-flight requests get to finish"),
+    OPT("backlog", CONFIG_INT, "4096", 1, 65535, NULL, backlog,
+        "listen(2) backlog of each listener"),
+    OPT("debug-echo", CONFIG_BOOL, "false", 0, 0, NULL, debug_echo,
+        "serve POST /debug/echo, which returns the request body (testing)"),
+};
+
+const config_spec options_spec = {table, sizeof table / sizeof table[0],
+                                  "OBJECTD"};

@@ -1,0 +1,30 @@
+/* options: every objectd setting, in one table (see config.h for how flags,
+ * OBJECTD_* variables and the --config file set them). */
+#ifndef OBJECTD_OPTIONS_H
+#define OBJECTD_OPTIONS_H
+
+#include <stdint.h>
+
+#include "config.h"
+
+typedef struct options {
+    char *config;
+    config_list listen;
+    int64_t threads; /* 0: the CPUs this process may really use */
+    char *access_log;
+    char *log_level;
+    int64_t max_connections;
+    int64_t max_header_bytes;
+    int64_t max_headers;
+    int64_t max_body_bytes;
+    int64_t max_requests_per_connection; /* 0: unlimited */
+    int64_t header_timeout_ms;
+    int64_t idle_timeout_ms;
+    int64_t drain_timeout_ms;
+    int64_t backlog;
+    int debug_echo;
+} options;
+
+extern const config_spec options_spec;
+
+#endif

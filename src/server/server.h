@@ -1,0 +1,104 @@
+/* server: objectd's process-wide state, its worker loops and the drain.
+ *
+ * Threads: the main thread runs a small loop with the listeners and the
+ * signals; it accepts connections itself and hands each one to the worker
+ * that has the fewest (a short mutex-guarded queue and a uv_async wake-up,
+ * once per connection, never per request). Each worker runs one libuv loop
+ * and owns its connections completely: nothing on the request path is
+ * shared between threads. */
+#ifndef OBJECTD_SERVER_H
+#define OBJECTD_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "h1_parser.h"
+#include "options.h"
+#include "router.h"
+
+typedef struct server server;
+typedef struct worker worker;
+typedef struct conn_link conn_link;
+
+/* Every connection, whatever its protocol, is on its worker's list so that
+ * a drain can reach it. */
+struct conn_link {
+    conn_link *prev, *next;
+    /* Graceful: finish what is in flight, take nothing new, then close. */
+    void (*drain)(conn_link *c);
+    /* Now: close whatever state it is in. */
+    void (*abort)(conn_link *c);
+};
+
+struct worker {
+    server *srv;
+    int index;
+    uv_loop_t loop;
+    uv_thread_t thread;
+    uv_async_t wakeup;
+    pthread_mutex_t lock; /* guards the fields up to |pending_count| */
+    int *pending_fds;
+    size_t pending_count, pending_cap;
+    int drain_requested, abort_requested;
+    atomic_int connections; /* read by the acceptor to balance */
+    atomic_ullong accepted; /* connections handed to this worker */
+    conn_link conns;        /* list head (sentinel) */
+    int draining;
+    uv_timer_t flush_timer; /* access-log flush, armed only when needed */
+    int flush_armed;
+    char date[40]; /* "Date: ...\r\n" cached for the current second */
+    size_t date_len;
+    uint64_t date_sec;
+};
+
+struct server {
+    options opt;
+    router router;
+    h1_limits h1_limits;
+    worker *workers;
+    int nworkers;
+    atomic_int draining;     /* /readyz says 503 once set */
+    atomic_int connections;  /* all workers */
+    uv_loop_t *loop;         /* the main thread's loop */
+};
+
+/* Runs the server until it has drained after SIGTERM/SIGINT. |srv->opt| is
+ * loaded. Returns 0 (a clean drain) or a negative errno from start-up. */
+int server_run(server *srv);
+
+/* Worker lifecycle, driven by the main thread: init the loop, start the
+ * thread, ask it to drain (graceful) or abort (now), and join it. */
+int worker_init(worker *w, server *srv, int index);
+int worker_start(worker *w);
+void worker_request(worker *w, int drain, int abort_now);
+void worker_join(worker *w);
+
+/* Any thread: queue |fd| for |w|, which adopts it as a new connection. */
+void worker_adopt(worker *w, int fd);
+
+/* Links |c| into / out of the worker's connection list. */
+void worker_add_conn(worker *w, conn_link *c);
+void worker_remove_conn(worker *w, conn_link *c);
+
+/* The "Date: ...\r\n" line for now (cached per second). */
+const char *worker_date_line(worker *w, size_t *len);
+
+/* Note that an access line was buffered: flush within 200 ms. */
+void worker_note_access(worker *w);
+
+/* Creates the HTTP/1.1 connection for an accepted socket on |w|'s loop. */
+void conn_h1_start(worker *w, int fd);
+
+/* Listeners (listener.c), on the main loop. listener_open binds every
+ * --listen address (logging each one's real port), listener_close stops
+ * accepting. Return 0 or a negative errno. */
+typedef struct listener listener;
+int listener_open_all(server *srv, listener **out, size_t *count);
+void listener_close_all(listener *ls, size_t count);
+
+/* The routes objectd serves (handlers.c). */
+void handlers_init(server *srv);
+
+#endif

@@ -1,0 +1,183 @@
+/* worker: one thread, one libuv loop, the connections it was handed. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server.h"
+#include "timeutil.h"
+
+void worker_add_conn(worker *w, conn_link *c) {
+    c->next = w->conns.next;
+    c->prev = &w->conns;
+    w->conns.next->prev = c;
+    w->conns.next = c;
+    atomic_fetch_add(&w->connections, 1);
+}
+
+void worker_remove_conn(worker *w, conn_link *c) {
+    c->prev->next = c->next;
+    c->next->prev = c->prev;
+    c->prev = c->next = c;
+    atomic_fetch_sub(&w->connections, 1);
+    atomic_fetch_sub(&w->srv->connections, 1);
+}
+
+const char *worker_date_line(worker *w, size_t *len) {
+    uint64_t sec = (uint64_t)(time_wall_ns() / 1000000000);
+    if (sec != w->date_sec) {
+        memcpy(w->date, "Date: ", 6);
+        size_t n = time_format_http_date((time_t)sec, w->date + 6);
+        memcpy(w->date + 6 + n, "\r\n", 2);
+        w->date_len = 6 + n + 2;
+        w->date_sec = sec;
+    }
+    *len = w->date_len;
+    return w->date;
+}
+
+static void on_flush_timer(uv_timer_t *t) {
+    worker *w = t->data;
+    w->flush_armed = 0;
+    log_access_flush();
+}
+
+void worker_note_access(worker *w) {
+    if (!w->flush_armed) {
+        w->flush_armed = 1;
+        uv_timer_start(&w->flush_timer, on_flush_timer, 200, 0);
+    }
+}
+
+static void close_walk(uv_handle_t *h, void *arg) {
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+/* Stops the loop once draining and no connection is left. */
+static void maybe_finish(worker *w) {
+    if (w->draining && w->conns.next == &w->conns)
+        uv_stop(&w->loop);
+}
+
+static void on_wakeup(uv_async_t *a) {
+    worker *w = a->data;
+    pthread_mutex_lock(&w->lock);
+    size_t n = w->pending_count;
+    int fds[256];
+    if (n > 256)
+        n = 256;
+    memcpy(fds, w->pending_fds, n * sizeof *fds);
+    memmove(w->pending_fds, w->pending_fds + n,
+            (w->pending_count - n) * sizeof *fds);
+    w->pending_count -= n;
+    int more = w->pending_count > 0;
+    int drain = w->drain_requested, abort_now = w->abort_requested;
+    pthread_mutex_unlock(&w->lock);
+    if (more)
+        uv_async_send(&w->wakeup);
+
+    for (size_t i = 0; i < n; i++) {
+        if (w->draining)
+            close(fds[i]), atomic_fetch_sub(&w->srv->connections, 1);
+        else
+            conn_h1_start(w, fds[i]);
+    }
+    if (drain && !w->draining) {
+        w->draining = 1;
+        conn_link *c = w->conns.next;
+        while (c != &w->conns) {
+            conn_link *next = c->next;
+            c->drain(c);
+            c = next;
+        }
+    }
+    if (abort_now) {
+        conn_link *c = w->conns.next;
+        while (c != &w->conns) {
+            conn_link *next = c->next;
+            c->abort(c);
+            c = next;
+        }
+    }
+    maybe_finish(w);
+}
+
+/* Called by a connection's close: a drained worker may now be done. */
+static void on_check(uv_check_t *h) {
+    maybe_finish(h->data);
+}
+
+static void worker_main(void *arg) {
+    worker *w = arg;
+    uv_check_t check;
+    uv_check_init(&w->loop, &check);
+    check.data = w;
+    uv_check_start(&check, on_check);
+    uv_unref((uv_handle_t *)&check);
+
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+
+    /* Drained: close what is left (timers, the wake-up) and finish. */
+    uv_walk(&w->loop, close_walk, NULL);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    log_thread_cleanup();
+}
+
+void worker_adopt(worker *w, int fd) {
+    pthread_mutex_lock(&w->lock);
+    if (w->pending_count == w->pending_cap) {
+        size_t cap = w->pending_cap ? w->pending_cap * 2 : 64;
+        int *p = realloc(w->pending_fds, cap * sizeof *p);
+        if (p == NULL) {
+            pthread_mutex_unlock(&w->lock);
+            close(fd);
+            atomic_fetch_sub(&w->srv->connections, 1);
+            return;
+        }
+        w->pending_fds = p;
+        w->pending_cap = cap;
+    }
+    w->pending_fds[w->pending_count++] = fd;
+    pthread_mutex_unlock(&w->lock);
+    atomic_fetch_add(&w->accepted, 1);
+    uv_async_send(&w->wakeup);
+}
+
+int worker_init(worker *w, server *srv, int index) {
+    memset(w, 0, sizeof *w);
+    w->srv = srv;
+    w->index = index;
+    w->conns.next = w->conns.prev = &w->conns;
+    int rc = uv_loop_init(&w->loop);
+    if (rc)
+        return rc;
+    pthread_mutex_init(&w->lock, NULL);
+    uv_async_init(&w->loop, &w->wakeup, on_wakeup);
+    w->wakeup.data = w;
+    uv_timer_init(&w->loop, &w->flush_timer);
+    w->flush_timer.data = w;
+    return 0;
+}
+
+int worker_start(worker *w) {
+    return uv_thread_create(&w->thread, worker_main, w);
+}
+
+void worker_request(worker *w, int drain, int abort_now) {
+    pthread_mutex_lock(&w->lock);
+    w->drain_requested |= drain;
+    w->abort_requested |= abort_now;
+    pthread_mutex_unlock(&w->lock);
+    uv_async_send(&w->wakeup);
+}
+
+void worker_join(worker *w) {
+    uv_thread_join(&w->thread);
+    uv_loop_close(&w->loop);
+    pthread_mutex_destroy(&w->lock);
+    for (size_t i = 0; i < w->pending_count; i++)
+        close(w->pending_fds[i]);
+    free(w->pending_fds);
+}
