@@ -81,6 +81,7 @@ if ss -Htln 'sport = :80' | grep -q .; then
     bench_warn "something listens on port 80 (a system web server?) - it may steal CPU"
 fi
 
+BUSY_PCT=$(bench_idle_check 1)
 bench_setup_tmpdir
 
 # ---------------------------------------------------------------- servers
@@ -110,20 +111,32 @@ done
 # ---------------------------------------------------------------- runs
 
 # run_one SERVER N LABEL: one h2load run; sets RUN_RPS, RUN_REQS, RUN_CPU_US
-# (CPU microseconds per request) and RUN_TICKS.  Exits non-zero on any error.
+# (CPU microseconds per request), RUN_TICKS (server), RUN_CLIENT_TICKS
+# (h2load), RUN_OTHER_TICKS (everything else on the machine) and RUN_WALL
+# (seconds).  Exits non-zero on any error.
 run_one() {
-    local s=$1 n=$2 label=$3 pids_before pids_after t0 t1 parsed
+    local s=$1 n=$2 label=$3 pids_before pids_after t0 t1 c0 c1 b0 b1 w0 w1 parsed
     local out=$BENCH_TMP/h2load.$s.$label.txt
     pids_before=$(server_pids "$s")
     # shellcheck disable=SC2086
     t0=$(bench_cpu_ticks $pids_before) || bench_die "$s: cannot read /proc stat of $pids_before (server died?)"
+    c0=$(bench_reaped_children_ticks)
+    b0=$(bench_sys_busy_ticks)
+    w0=$EPOCHREALTIME
     if ! bench_h2load_run "$out" --h1 -c "$CONNS" -n "$n" -t 1 "${URL[$s]}"; then
         cat "$out" >&2
         bench_die "$s ($label): h2load failed"
     fi
+    w1=$EPOCHREALTIME
+    b1=$(bench_sys_busy_ticks)
+    c1=$(bench_reaped_children_ticks)
     pids_after=$(server_pids "$s")
     # shellcheck disable=SC2086
     t1=$(bench_cpu_ticks $pids_before) || bench_die "$s ($label): server process exited during the run"
+    RUN_CLIENT_TICKS=$((c1 - c0))
+    RUN_OTHER_TICKS=$((b1 - b0 - (t1 - t0) - RUN_CLIENT_TICKS))
+    ((RUN_OTHER_TICKS < 0)) && RUN_OTHER_TICKS=0
+    RUN_WALL=$(awk -v a="$w0" -v b="$w1" 'BEGIN { printf "%.3f", b - a }')
     [[ $pids_after == "$pids_before" ]] ||
         bench_die "$s ($label): server processes changed during the run ($pids_before -> $pids_after)"
     if ! parsed=$(bench_h2load_parse "$out"); then
@@ -138,7 +151,7 @@ run_one() {
 
 bench_log "config: threads=$THREADS rounds=$ROUNDS requests=$REQUESTS conns=$CONNS warmup=$WARMUP clk_tck=$CLK_TCK"
 echo "objectd HTTP/1.1 benchmark: GET /healthz, h2load --h1 -c $CONNS -n $REQUESTS -t 1"
-echo "threads/workers=$THREADS rounds=$ROUNDS cpus=$(nproc) kernel=$(uname -r)"
+echo "threads/workers=$THREADS rounds=$ROUNDS cpus=$(nproc) kernel=$(uname -r) busy-before=${BUSY_PCT}%"
 echo "nginx: $("$NGINX" -v 2>&1 | sed 's/^nginx version: //')  objectd: $OBJECTD"
 echo
 
@@ -149,8 +162,13 @@ if ((WARMUP > 0)); then
     done
 fi
 
+ticks_ms() { awk -v t="$1" -v hz="$CLK_TCK" 'BEGIN { printf "%.0f", t * 1000 / hz }'; }
+
+# A run is flagged '*' when other processes used more than 5% of the
+# machine's CPU capacity during it (the figures are then suspect).
+NOISY=0
 declare -A RPS CPU
-printf '%-5s %-8s %12s %10s %10s %12s\n' round server 'req/s' requests 'cpu ms' 'cpu us/req'
+printf '%-5s %-8s %10s %9s %8s %11s %10s %9s\n' round server 'req/s' requests 'cpu ms' 'cpu us/req' 'client ms' 'other ms'
 for ((r = 1; r <= ROUNDS; r++)); do
     if ((r % 2)); then
         order=("${SERVERS[@]}")
@@ -161,10 +179,18 @@ for ((r = 1; r <= ROUNDS; r++)); do
         run_one "$s" "$REQUESTS" "r$r"
         RPS[$s]+="$RUN_RPS "
         CPU[$s]+="$RUN_CPU_US "
-        printf '%-5s %-8s %12.0f %10d %10.0f %12.3f\n' "$r" "$s" "$RUN_RPS" "$RUN_REQS" \
-            "$(awk -v t="$RUN_TICKS" -v hz="$CLK_TCK" 'BEGIN { print t * 1000 / hz }')" "$RUN_CPU_US"
+        flag=$(awk -v o="$RUN_OTHER_TICKS" -v w="$RUN_WALL" -v hz="$CLK_TCK" -v n="$(nproc)" \
+            'BEGIN { print (o > 0.05 * w * hz * n) ? "*" : "" }')
+        [[ -n $flag ]] && NOISY=$((NOISY + 1))
+        printf '%-5s %-8s %10.0f %9d %8s %11.3f %10s %9s %s\n' "$r" "$s" "$RUN_RPS" "$RUN_REQS" \
+            "$(ticks_ms "$RUN_TICKS")" "$RUN_CPU_US" "$(ticks_ms "$RUN_CLIENT_TICKS")" \
+            "$(ticks_ms "$RUN_OTHER_TICKS")" "$flag"
     done
 done
+
+if ((NOISY)); then
+    echo "* $NOISY run(s) had other CPU activity on the machine (> 5% of capacity): figures are suspect; rerun on a quiet machine"
+fi
 
 # ---------------------------------------------------------------- summary
 

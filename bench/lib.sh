@@ -14,6 +14,9 @@
 #   bench_objectd_start PORT THREADS        objectd serve --access-log off
 #   bench_objectd_stop                      SIGTERM, check exit status 0
 #   bench_cpu_ticks PID...                  sum of utime+stime (clock ticks)
+#   bench_sys_busy_ticks                    busy ticks of the whole machine
+#   bench_reaped_children_ticks             CPU of reaped children (the client)
+#   bench_idle_check SECS                   warn if the machine is already busy
 #   bench_median N...                       median of numbers
 #   bench_h2load_run OUTFILE ARGS...        h2load with a bounded run time
 #   bench_h2load_parse OUTFILE              "rps requests" or fails loudly
@@ -234,7 +237,12 @@ bench_objectd_start() {
     local port=$1 threads=$2
     [[ -x $OBJECTD ]] || bench_die "objectd binary not found at $OBJECTD (build it first)"
     BENCH_OBJECTD_LOG=$BENCH_TMP/objectd.log
-    "$OBJECTD" serve --listen "127.0.0.1:$port" --threads "$threads" \
+    # objectd reads OBJECTD_<NAME> settings from the environment; drop any so
+    # that only the flags below apply.
+    local -a unset_env=()
+    local v
+    for v in $(compgen -e | grep '^OBJECTD_'); do unset_env+=(-u "$v"); done
+    env "${unset_env[@]}" "$OBJECTD" serve --listen "127.0.0.1:$port" --threads "$threads" \
         --access-log off >"$BENCH_TMP/objectd.stdout" 2>"$BENCH_OBJECTD_LOG" </dev/null &
     BENCH_OBJECTD_PID=$!
     if ! bench_wait_http "http://127.0.0.1:$port/healthz" 10 "$BENCH_OBJECTD_PID"; then
@@ -287,6 +295,41 @@ bench_cpu_ticks() {
         total=$((total + f[11] + f[12]))
     done
     echo "$total"
+}
+
+# Busy CPU ticks of the whole machine (all CPUs) from the first line of
+# /proc/stat: user+nice+system+irq+softirq+steal (idle and iowait excluded).
+bench_sys_busy_ticks() {
+    local _cpu user nice system _idle _iowait irq softirq steal _rest
+    read -r _cpu user nice system _idle _iowait irq softirq steal _rest </proc/stat
+    echo $((user + nice + system + irq + softirq + steal))
+}
+
+# CPU ticks (cutime+cstime, fields 16, 17) of the children this shell has
+# reaped - e.g. the h2load runs, once waited for.  Must be called from the
+# main shell's process tree ($$ is the main shell even in $(...)).
+bench_reaped_children_ticks() {
+    local stat rest
+    local -a f
+    read -r stat <"/proc/$$/stat" || return 1
+    rest=${stat##*) }
+    read -r -a f <<<"$rest"
+    echo $((f[13] + f[14]))
+}
+
+# bench_idle_check SECS: warn when the machine is already busy (other jobs
+# would skew the figures).  Prints the busy fraction in % of all CPUs.
+bench_idle_check() {
+    local secs=${1:-1} b0 b1 pct
+    b0=$(bench_sys_busy_ticks)
+    sleep "$secs"
+    b1=$(bench_sys_busy_ticks)
+    pct=$(awk -v d=$((b1 - b0)) -v s="$secs" -v hz="$CLK_TCK" -v n="$(nproc)" \
+        'BEGIN { printf "%.0f", 100 * d / (s * hz * n) }')
+    if ((pct > 10)); then
+        bench_warn "machine is ${pct}% busy before the benchmark (other jobs running?) - figures will be noisy"
+    fi
+    echo "$pct"
 }
 
 # bench_cpu_us_per_req TICKS_DELTA REQUESTS

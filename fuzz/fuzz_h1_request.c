@@ -26,8 +26,7 @@
         }                                                                      \
     } while (0)
 
-static int known_error(int rc)
-{
+static int known_error(int rc) {
     switch (rc) {
     case H1_PARTIAL:
     case H1_E_BAD_REQUEST:
@@ -44,21 +43,18 @@ static int known_error(int rc)
 }
 
 /* [p, p + n) lies inside [base, base + len). */
-static int inside(const char *p, size_t n, const uint8_t *base, size_t len)
-{
+static int inside(const char *p, size_t n, const uint8_t *base, size_t len) {
     const char *b = (const char *)base;
 
     return p >= b && p <= b + len && n <= (size_t)(b + len - p);
 }
 
-static void check_request(const h1_request *req, const uint8_t *data,
-                          int rc)
-{
+static void check_request(const h1_request *req, const uint8_t *data, int rc) {
     size_t head = (size_t)rc, i;
 
     REQUIRE(head <= MAX_HEAD);
-    REQUIRE(req->method_len > 0 && inside(req->method, req->method_len, data,
-                                          head));
+    REQUIRE(req->method_len > 0 &&
+            inside(req->method, req->method_len, data, head));
     REQUIRE(req->target_len > 0 && req->target_len <= MAX_TARGET);
     REQUIRE(inside(req->target, req->target_len, data, head));
     REQUIRE(req->minor_version == 0 || req->minor_version == 1);
@@ -97,8 +93,7 @@ static void check_request(const h1_request *req, const uint8_t *data,
 }
 
 /* A tiny deterministic generator, seeded by the input so runs repeat. */
-static uint32_t next_rand(uint32_t *s)
-{
+static uint32_t next_rand(uint32_t *s) {
     *s ^= *s << 13;
     *s ^= *s >> 17;
     *s ^= *s << 5;
@@ -114,8 +109,7 @@ typedef struct decode_result {
 /* Decodes |in| in pieces (|seed| 0: all at once), collecting the body in
  * |out|. Checks the per-call contract as it goes. */
 static decode_result decode(const uint8_t *in, size_t len, uint32_t seed,
-                            char *work, char *out)
-{
+                            char *work, char *out) {
     decode_result res = {H1_PARTIAL, 0, 0};
     h1_chunked d;
     size_t off = 0;
@@ -170,8 +164,7 @@ static decode_result decode(const uint8_t *in, size_t len, uint32_t seed,
     return res;
 }
 
-static void fuzz_chunked(const uint8_t *body, size_t len, uint32_t seed)
-{
+static void fuzz_chunked(const uint8_t *body, size_t len, uint32_t seed) {
     char *work = malloc(len + 1), *out1 = malloc(len + 1),
          *out2 = malloc(len + 1);
     decode_result whole, split;
@@ -195,8 +188,7 @@ out:
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static h1_header headers[MAX_HEADERS];
     h1_limits lim = {MAX_HEAD, MAX_TARGET, MAX_HEADERS};
     h1_request req;

@@ -45,18 +45,16 @@ static const unsigned char cls[256] = {
  * per-byte loop, so a false positive costs time, never correctness. */
 #define ONES ((uint64_t)0x0101010101010101u)
 #define HIGHS ((uint64_t)0x8080808080808080u)
-#define HAS_LESS(w, n) ((((w) - ONES * (n)) & (~(w) & HIGHS)) != 0)
+#define HAS_LESS(w, n) ((((w)-ONES * (n)) & (~(w)&HIGHS)) != 0)
 #define HAS_BYTE(w, b) HAS_LESS((w) ^ (ONES * (b)), 1)
 #define HAS_GE_7F(w) (((((w) + ONES) | (w)) & HIGHS) != 0)
 
-static inline int is_ows(unsigned char c)
-{
+static inline int is_ows(unsigned char c) {
     return c == ' ' || c == '\t';
 }
 
 /* |s| (|n| bytes) equals the lower-case literal |lit| ignoring case. */
-static int ieq(const unsigned char *s, size_t n, const char *lit)
-{
+static int ieq(const unsigned char *s, size_t n, const char *lit) {
     size_t i;
 
     for (i = 0; i < n; i++) {
@@ -72,8 +70,7 @@ static int ieq(const unsigned char *s, size_t n, const char *lit)
 /* Stops at the first byte that cannot be in a request-target. The head is
  * known to end in CRLF CRLF before |e|, so the scan always stops. */
 static const unsigned char *skip_target(const unsigned char *p,
-                                        const unsigned char *e)
-{
+                                        const unsigned char *e) {
     while (e - p >= 8) {
         uint64_t w;
         memcpy(&w, p, 8);
@@ -88,8 +85,7 @@ static const unsigned char *skip_target(const unsigned char *p,
 
 /* Stops at the first byte that cannot be in field-content (CR normally). */
 static const unsigned char *skip_value(const unsigned char *p,
-                                       const unsigned char *e)
-{
+                                       const unsigned char *e) {
     while (e - p >= 8) {
         uint64_t w;
         memcpy(&w, p, 8);
@@ -106,8 +102,7 @@ static const unsigned char *skip_value(const unsigned char *p,
 /* Content-Length: 1*DIGIT, or a list of identical such values (RFC 9110
  * 8.6 lets a recipient accept "5, 5"). Sets *out or returns an error. */
 static int parse_content_length(const unsigned char *v, size_t n,
-                                int64_t *out)
-{
+                                int64_t *out) {
     int64_t first = -1;
     size_t i = 0;
 
@@ -151,8 +146,7 @@ typedef struct te_state {
 } te_state;
 
 static void scan_transfer_encoding(const unsigned char *v, size_t n,
-                                   te_state *te)
-{
+                                   te_state *te) {
     size_t i = 0;
 
     te->count++;
@@ -197,8 +191,7 @@ static void scan_transfer_encoding(const unsigned char *v, size_t n,
 
 /* Connection: a comma-separated token list; we only care for two. */
 static void scan_connection(const unsigned char *v, size_t n, int *close,
-                            int *keep_alive)
-{
+                            int *keep_alive) {
     size_t i = 0;
 
     while (i < n) {
@@ -219,8 +212,7 @@ static void scan_connection(const unsigned char *v, size_t n, int *close,
     }
 }
 
-static int target_form_ok(const h1_request *req)
-{
+static int target_form_ok(const h1_request *req) {
     const unsigned char *t = (const unsigned char *)req->target;
     size_t n = req->target_len;
 
@@ -240,9 +232,7 @@ static int target_form_ok(const h1_request *req)
 /* When the head did not fit and its request-line never ended, the long
  * part is almost always the target: answer 414 so the client knows what
  * to shorten. |p| .. |p| + |n| is the part of the head we looked at. */
-static int head_too_large(const unsigned char *p, size_t n,
-                          size_t max_target)
-{
+static int head_too_large(const unsigned char *p, size_t n, size_t max_target) {
     const unsigned char *sp, *sp2;
     size_t rest;
 
@@ -262,8 +252,7 @@ static int head_too_large(const unsigned char *p, size_t n,
  * one pass. Every loop stops at the first CR at the latest, so no read
  * goes past |end|. Returns the head length or an error. */
 static int parse_head(const unsigned char *b, size_t s, size_t end,
-                      h1_request *req, const h1_limits *limits)
-{
+                      h1_request *req, const h1_limits *limits) {
     const unsigned char *p = b + s, *e = b + end, *start;
     te_state te = {0, 0, 0, 0, 0};
     int conn_close = 0, conn_keep_alive = 0, rc;
@@ -293,9 +282,8 @@ static int parse_head(const unsigned char *b, size_t s, size_t end,
     p++;
 
     /* HTTP-version CRLF: the shape first (400), then the number (505). */
-    if (e - p < 10 || memcmp(p, "HTTP/", 5) != 0 || p[5] < '0' ||
-        p[5] > '9' || p[6] != '.' || p[7] < '0' || p[7] > '9' ||
-        p[8] != '\r' || p[9] != '\n')
+    if (e - p < 10 || memcmp(p, "HTTP/", 5) != 0 || p[5] < '0' || p[5] > '9' ||
+        p[6] != '.' || p[7] < '0' || p[7] > '9' || p[8] != '\r' || p[9] != '\n')
         return H1_E_BAD_REQUEST;
     if (p[5] != '1' || p[7] > '1')
         return H1_E_VERSION;
@@ -404,8 +392,7 @@ static int parse_head(const unsigned char *b, size_t s, size_t end,
 }
 
 int h1_parse_request(const char *buf, size_t len, size_t scan_from,
-                     h1_request *req, const h1_limits *limits)
-{
+                     h1_request *req, const h1_limits *limits) {
     const unsigned char *b = (const unsigned char *)buf;
     size_t max_head = limits->max_head_bytes;
     size_t s = 0, empty = 0, lim, from, end = 0;
@@ -468,8 +455,7 @@ int h1_parse_request(const char *buf, size_t len, size_t scan_from,
     return parse_head(b, s, end, req, limits);
 }
 
-int h1_error_status(int err)
-{
+int h1_error_status(int err) {
     switch (err) {
     case H1_E_HEAD_TOO_LARGE:
     case H1_E_TOO_MANY_HEADERS:
@@ -489,8 +475,7 @@ int h1_error_status(int err)
     }
 }
 
-const char *h1_strerror(int err)
-{
+const char *h1_strerror(int err) {
     switch (err) {
     case H1_PARTIAL:
         return "incomplete request";
@@ -515,8 +500,7 @@ const char *h1_strerror(int err)
     }
 }
 
-const h1_header *h1_find_header(const h1_request *req, const char *name)
-{
+const h1_header *h1_find_header(const h1_request *req, const char *name) {
     size_t n = strlen(name), i;
 
     for (i = 0; i < req->num_headers; i++) {
@@ -545,14 +529,14 @@ const h1_header *h1_find_header(const h1_request *req, const char *name)
  * framing is lost for good once it is wrong. Trailer states come last so
  * one comparison tells whether a byte counts against the trailer limit. */
 enum {
-    CS_SIZE = 0,   /* chunk-size hex digits (zeroed struct starts here) */
-    CS_SIZE_WS,    /* BWS between size and ';' */
-    CS_EXT,        /* chunk extensions, up to CR */
-    CS_SIZE_LF,    /* LF ending the size line */
-    CS_DATA,       /* chunk data */
-    CS_DATA_CR,    /* CR after chunk data */
-    CS_DATA_LF,    /* LF after chunk data */
-    CS_TRAILER,    /* start of a trailer line, or the final CRLF */
+    CS_SIZE = 0, /* chunk-size hex digits (zeroed struct starts here) */
+    CS_SIZE_WS,  /* BWS between size and ';' */
+    CS_EXT,      /* chunk extensions, up to CR */
+    CS_SIZE_LF,  /* LF ending the size line */
+    CS_DATA,     /* chunk data */
+    CS_DATA_CR,  /* CR after chunk data */
+    CS_DATA_LF,  /* LF after chunk data */
+    CS_TRAILER,  /* start of a trailer line, or the final CRLF */
     CS_TRAILER_NAME,
     CS_TRAILER_VALUE,
     CS_TRAILER_LF,
@@ -560,15 +544,13 @@ enum {
     CS_DONE,
 };
 
-void h1_chunked_init(h1_chunked *d, uint64_t max_body)
-{
+void h1_chunked_init(h1_chunked *d, uint64_t max_body) {
     memset(d, 0, sizeof(*d));
     d->max_body = max_body;
     d->state = CS_SIZE;
 }
 
-static int hex_value(unsigned char c)
-{
+static int hex_value(unsigned char c) {
     if (c >= '0' && c <= '9')
         return c - '0';
     c = (unsigned char)(c | 0x20);
@@ -577,8 +559,7 @@ static int hex_value(unsigned char c)
     return -1;
 }
 
-long h1_chunked_decode(h1_chunked *d, char *buf, size_t *len)
-{
+long h1_chunked_decode(h1_chunked *d, char *buf, size_t *len) {
     unsigned char *in = (unsigned char *)buf;
     size_t n = *len, r = 0, w = 0;
     long rc = H1_PARTIAL;

@@ -10,8 +10,7 @@ static h1_header hdrs[64];
 static h1_request req;
 
 static int parse_lim(const char *s, size_t len, size_t max_head,
-                     size_t max_target, size_t max_headers)
-{
+                     size_t max_target, size_t max_headers) {
     h1_limits lim;
 
     lim.max_head_bytes = max_head;
@@ -21,32 +20,27 @@ static int parse_lim(const char *s, size_t len, size_t max_head,
     return h1_parse_request(s, len, 0, &req, &lim);
 }
 
-static int parse_n(const char *s, size_t len)
-{
+static int parse_n(const char *s, size_t len) {
     return parse_lim(s, len, 8192, 2048, 64);
 }
 
-static int parse(const char *s)
-{
+static int parse(const char *s) {
     return parse_n(s, strlen(s));
 }
 
 /* |p|/|n| (not NUL-terminated) equals |lit|. */
-static int span_eq(const char *p, size_t n, const char *lit)
-{
+static int span_eq(const char *p, size_t n, const char *lit) {
     return p != NULL && strlen(lit) == n && memcmp(p, lit, n) == 0;
 }
 
 /* Length of the first head in |s|, the naive way. */
-static size_t head_len(const char *s)
-{
+static size_t head_len(const char *s) {
     return (size_t)(strstr(s, "\r\n\r\n") - s) + 4;
 }
 
 #define GET_HOST "GET / HTTP/1.1\r\nHost: a\r\n"
 
-static void test_simple_get(void)
-{
+static void test_simple_get(void) {
     const char *s = "GET /index.html?q=1 HTTP/1.1\r\nHost: example.com\r\n"
                     "User-Agent: t\r\n\r\n";
     int rc = parse(s);
@@ -67,8 +61,7 @@ static void test_simple_get(void)
     CHECK(req.method == s);
 }
 
-static void test_many_headers(void)
-{
+static void test_many_headers(void) {
     char buf[4096];
     size_t n = 0, i;
     int rc, bad = 0;
@@ -96,8 +89,7 @@ static void test_many_headers(void)
     CHECK(span_eq(req.method, req.method_len, "POST"));
 }
 
-static void test_values(void)
-{
+static void test_values(void) {
     int rc;
 
     rc = parse(GET_HOST "X:  a b \t\r\nY:\r\nZ: \t \r\nW:v\r\n\r\n");
@@ -114,8 +106,7 @@ static void test_values(void)
 }
 
 /* Every byte value, in every position that has its own character set. */
-static void test_byte_classes(void)
-{
+static void test_byte_classes(void) {
     const char *tchars = "!#$%&'*+-.^_`|~";
     int c, bad_method = 0, bad_name = 0, bad_value = 0, bad_target = 0;
 
@@ -164,8 +155,7 @@ static void test_byte_classes(void)
 
 /* A CTL at every offset of values and targets of many lengths, so that the
  * word-at-a-time fast paths are exercised at each alignment. */
-static void test_fast_path_positions(void)
-{
+static void test_fast_path_positions(void) {
     int len, pos, bad = 0;
 
     for (len = 1; len <= 40; len++) {
@@ -205,8 +195,7 @@ static void test_fast_path_positions(void)
     CHECK_EQ_INT(bad, 0);
 }
 
-static void test_leading_empty_lines(void)
-{
+static void test_leading_empty_lines(void) {
     const char *s = "\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
     int rc = parse(s);
 
@@ -221,28 +210,22 @@ static void test_leading_empty_lines(void)
                  H1_E_BAD_REQUEST);
     CHECK_EQ_INT(parse("\r\rGET / HTTP/1.1\r\nHost: a\r\n\r\n"),
                  H1_E_BAD_REQUEST);
-    CHECK_EQ_INT(parse(" GET / HTTP/1.1\r\nHost: a\r\n\r\n"),
-                 H1_E_BAD_REQUEST);
+    CHECK_EQ_INT(parse(" GET / HTTP/1.1\r\nHost: a\r\n\r\n"), H1_E_BAD_REQUEST);
     /* Garbage is refused on its first byte, not at the head limit. */
     CHECK_EQ_INT(parse("\x16\x03\x01"), H1_E_BAD_REQUEST);
 }
 
-static void test_method(void)
-{
+static void test_method(void) {
     CHECK(parse("PURGE / HTTP/1.1\r\nHost: a\r\n\r\n") > 0);
     CHECK(span_eq(req.method, req.method_len, "PURGE"));
-    CHECK(parse("M-SEARCH * HTTP/1.1\r\nHost: a\r\n\r\n") ==
-          H1_E_BAD_REQUEST);
+    CHECK(parse("M-SEARCH * HTTP/1.1\r\nHost: a\r\n\r\n") == H1_E_BAD_REQUEST);
     CHECK_EQ_INT(parse("G(T / HTTP/1.1\r\nHost: a\r\n\r\n"), H1_E_BAD_REQUEST);
     CHECK_EQ_INT(parse("GE@ / HTTP/1.1\r\nHost: a\r\n\r\n"), H1_E_BAD_REQUEST);
-    CHECK_EQ_INT(parse("GET  / HTTP/1.1\r\nHost: a\r\n\r\n"),
-                 H1_E_BAD_REQUEST);
-    CHECK_EQ_INT(parse("GET\t/ HTTP/1.1\r\nHost: a\r\n\r\n"),
-                 H1_E_BAD_REQUEST);
+    CHECK_EQ_INT(parse("GET  / HTTP/1.1\r\nHost: a\r\n\r\n"), H1_E_BAD_REQUEST);
+    CHECK_EQ_INT(parse("GET\t/ HTTP/1.1\r\nHost: a\r\n\r\n"), H1_E_BAD_REQUEST);
 }
 
-static void test_target(void)
-{
+static void test_target(void) {
     CHECK(parse("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n") > 0);
     CHECK(span_eq(req.target, req.target_len, "*"));
     CHECK_EQ_INT(parse("GET * HTTP/1.1\r\nHost: a\r\n\r\n"), H1_E_BAD_REQUEST);
@@ -263,8 +246,7 @@ static void test_target(void)
                  H1_E_BAD_REQUEST);
 }
 
-static void test_version(void)
-{
+static void test_version(void) {
     CHECK(parse("GET / HTTP/1.0\r\n\r\n") > 0);
     CHECK_EQ_INT(req.minor_version, 0);
     CHECK_EQ_INT(parse("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), H1_E_VERSION);
@@ -272,18 +254,15 @@ static void test_version(void)
     CHECK_EQ_INT(parse("GET / HTTP/0.9\r\nHost: a\r\n\r\n"), H1_E_VERSION);
     CHECK_EQ_INT(h1_error_status(H1_E_VERSION), 505);
     CHECK_EQ_INT(parse("GET / http/1.1\r\nHost: a\r\n\r\n"), H1_E_BAD_REQUEST);
-    CHECK_EQ_INT(parse("GET / HTTP/1.1 \r\nHost: a\r\n\r\n"),
-                 H1_E_BAD_REQUEST);
+    CHECK_EQ_INT(parse("GET / HTTP/1.1 \r\nHost: a\r\n\r\n"), H1_E_BAD_REQUEST);
     CHECK_EQ_INT(parse("GET / HTTP/11\r\nHost: a\r\n\r\n"), H1_E_BAD_REQUEST);
-    CHECK_EQ_INT(parse("GET / HTTP/1.10\r\nHost: a\r\n\r\n"),
-                 H1_E_BAD_REQUEST);
+    CHECK_EQ_INT(parse("GET / HTTP/1.10\r\nHost: a\r\n\r\n"), H1_E_BAD_REQUEST);
     CHECK_EQ_INT(parse("GET / HTTP/2\r\nHost: a\r\n\r\n"), H1_E_BAD_REQUEST);
     CHECK_EQ_INT(parse("GET /\r\nHost: a\r\n\r\n"), H1_E_BAD_REQUEST);
     CHECK_EQ_INT(parse("GET / FOO\r\n\r\n"), H1_E_BAD_REQUEST);
 }
 
-static void test_line_endings(void)
-{
+static void test_line_endings(void) {
     /* Bare LF: refused even before the head is complete. */
     CHECK_EQ_INT(parse("GET / HTTP/1.1\nHost: a\r\n\r\n"), H1_E_BAD_REQUEST);
     CHECK_EQ_INT(parse("GET / HTTP/1.1\nHost"), H1_E_BAD_REQUEST);
@@ -304,14 +283,12 @@ static void test_line_endings(void)
                  H1_E_BAD_REQUEST);
 }
 
-static void test_header_syntax(void)
-{
+static void test_header_syntax(void) {
     static const char nul[] = GET_HOST "X: a\0b\r\n\r\n";
 
     CHECK_EQ_INT(parse(GET_HOST "X : a\r\n\r\n"), H1_E_BAD_REQUEST);
     CHECK_EQ_INT(parse(GET_HOST "X\t: a\r\n\r\n"), H1_E_BAD_REQUEST);
-    CHECK_EQ_INT(parse("GET / HTTP/1.1\r\nHost : a\r\n\r\n"),
-                 H1_E_BAD_REQUEST);
+    CHECK_EQ_INT(parse("GET / HTTP/1.1\r\nHost : a\r\n\r\n"), H1_E_BAD_REQUEST);
     CHECK_EQ_INT(parse(GET_HOST "X a\r\n\r\n"), H1_E_BAD_REQUEST);
     CHECK_EQ_INT(parse(GET_HOST ": a\r\n\r\n"), H1_E_BAD_REQUEST);
     CHECK_EQ_INT(parse(GET_HOST "X(y): a\r\n\r\n"), H1_E_BAD_REQUEST);
@@ -325,13 +302,11 @@ static void test_header_syntax(void)
     /* obs-fold, after a field and as the first line. */
     CHECK_EQ_INT(parse(GET_HOST "X: a\r\n b\r\n\r\n"), H1_E_BAD_REQUEST);
     CHECK_EQ_INT(parse(GET_HOST "X: a\r\n\tb\r\n\r\n"), H1_E_BAD_REQUEST);
-    CHECK_EQ_INT(parse("GET / HTTP/1.1\r\n Host: a\r\n\r\n"),
-                 H1_E_BAD_REQUEST);
+    CHECK_EQ_INT(parse("GET / HTTP/1.1\r\n Host: a\r\n\r\n"), H1_E_BAD_REQUEST);
     CHECK_EQ_INT(h1_error_status(H1_E_BAD_REQUEST), 400);
 }
 
-static void test_limits(void)
-{
+static void test_limits(void) {
     const char *s = "GET / HTTP/1.1\r\nHost: a\r\nX: 0123456789\r\n\r\n";
     size_t n = strlen(s);
     char big[9000];
@@ -354,8 +329,8 @@ static void test_limits(void)
 
     /* Headers: the limit itself passes, one more fails. */
     CHECK_EQ_INT(parse_lim(GET_HOST "A: 1\r\nB: 2\r\n\r\n",
-                           strlen(GET_HOST "A: 1\r\nB: 2\r\n\r\n"), 8192,
-                           2048, 3),
+                           strlen(GET_HOST "A: 1\r\nB: 2\r\n\r\n"), 8192, 2048,
+                           3),
                  strlen(GET_HOST "A: 1\r\nB: 2\r\n\r\n"));
     CHECK_EQ_INT(parse_lim(GET_HOST "A: 1\r\nB: 2\r\nC: 3\r\n\r\n",
                            strlen(GET_HOST "A: 1\r\nB: 2\r\nC: 3\r\n\r\n"),
@@ -369,8 +344,7 @@ static void test_limits(void)
     memcpy(big + 5 + 99, " HTTP/1.1\r\nHost: a\r\n\r\n", 22);
     CHECK_EQ_INT(parse_lim(big, 5 + 99 + 22, 8192, 100, 64), 5 + 99 + 22);
     CHECK_EQ_INT(req.target_len, 100);
-    CHECK_EQ_INT(parse_lim(big, 5 + 99 + 22, 8192, 99, 64),
-                 H1_E_URI_TOO_LONG);
+    CHECK_EQ_INT(parse_lim(big, 5 + 99 + 22, 8192, 99, 64), H1_E_URI_TOO_LONG);
     CHECK_EQ_INT(h1_error_status(H1_E_URI_TOO_LONG), 414);
     /* A target so long that the head never completes is still 414. */
     memset(big, 'a', sizeof(big));
@@ -383,8 +357,7 @@ static void test_limits(void)
     CHECK_EQ_INT(rc, H1_E_HEAD_TOO_LARGE);
 }
 
-static void test_content_length(void)
-{
+static void test_content_length(void) {
     CHECK(parse(GET_HOST "Content-Length: 5\r\n\r\n") > 0);
     CHECK_EQ_INT(req.content_length, 5);
     CHECK(parse(GET_HOST "content-length: 0\r\n\r\n") > 0);
@@ -416,8 +389,7 @@ static void test_content_length(void)
     CHECK_EQ_INT(parse(GET_HOST "Content-Length: ,5\r\n\r\n"),
                  H1_E_BAD_REQUEST);
     /* Duplicates: identical is fine, differing is smuggling. */
-    CHECK(parse(GET_HOST "Content-Length: 5\r\nContent-Length: 5\r\n\r\n") >
-          0);
+    CHECK(parse(GET_HOST "Content-Length: 5\r\nContent-Length: 5\r\n\r\n") > 0);
     CHECK_EQ_INT(req.content_length, 5);
     CHECK(parse(GET_HOST "Content-Length: 5 , 5,5\r\n\r\n") > 0);
     CHECK_EQ_INT(req.content_length, 5);
@@ -433,8 +405,7 @@ static void test_content_length(void)
     CHECK_EQ_INT(h1_error_status(H1_E_SMUGGLING), 400);
 }
 
-static void test_transfer_encoding(void)
-{
+static void test_transfer_encoding(void) {
     CHECK(parse(GET_HOST "Transfer-Encoding: chunked\r\n\r\n") > 0);
     CHECK_EQ_INT(req.chunked, 1);
     CHECK_EQ_INT(req.content_length, -1);
@@ -474,8 +445,7 @@ static void test_transfer_encoding(void)
     CHECK_EQ_INT(parse(GET_HOST "Transfer-Encoding: chunked\r\n"
                                 "Transfer-Encoding:\r\n\r\n"),
                  H1_E_SMUGGLING);
-    CHECK_EQ_INT(parse(GET_HOST "Transfer-Encoding:\r\n\r\n"),
-                 H1_E_SMUGGLING);
+    CHECK_EQ_INT(parse(GET_HOST "Transfer-Encoding:\r\n\r\n"), H1_E_SMUGGLING);
     CHECK_EQ_INT(parse(GET_HOST "Transfer-Encoding: chunked,\r\n\r\n"),
                  H1_E_SMUGGLING);
     CHECK_EQ_INT(parse(GET_HOST "Transfer-Encoding: chunked;q=1\r\n\r\n"),
@@ -494,8 +464,7 @@ static void test_transfer_encoding(void)
     CHECK_EQ_INT(req.chunked, 0);
 }
 
-static void test_host(void)
-{
+static void test_host(void) {
     CHECK_EQ_INT(parse("GET / HTTP/1.1\r\n\r\n"), H1_E_BAD_REQUEST);
     CHECK_EQ_INT(parse("GET / HTTP/1.1\r\nX: a\r\n\r\n"), H1_E_BAD_REQUEST);
     CHECK_EQ_INT(parse("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n"),
@@ -511,16 +480,15 @@ static void test_host(void)
     CHECK_EQ_INT(req.host_len, 0);
 }
 
-static void test_keep_alive(void)
-{
+static void test_keep_alive(void) {
     CHECK(parse(GET_HOST "\r\n") > 0);
     CHECK_EQ_INT(req.keep_alive, 1);
     CHECK(parse(GET_HOST "Connection: close\r\n\r\n") > 0);
     CHECK_EQ_INT(req.keep_alive, 0);
     CHECK(parse(GET_HOST "Connection: Upgrade, CLOSE\r\n\r\n") > 0);
     CHECK_EQ_INT(req.keep_alive, 0);
-    CHECK(parse(GET_HOST "Connection: keep-alive\r\nConnection: close\r\n\r\n") >
-          0);
+    CHECK(parse(GET_HOST
+                "Connection: keep-alive\r\nConnection: close\r\n\r\n") > 0);
     CHECK_EQ_INT(req.keep_alive, 0);
     CHECK(parse(GET_HOST "Connection: closed, x-close\r\n\r\n") > 0);
     CHECK_EQ_INT(req.keep_alive, 1);
@@ -540,8 +508,7 @@ static void test_keep_alive(void)
     CHECK_EQ_INT(req.keep_alive, 0);
 }
 
-static void test_expect(void)
-{
+static void test_expect(void) {
     CHECK(parse(GET_HOST "Expect: 100-continue\r\n\r\n") > 0);
     CHECK_EQ_INT(req.expect_continue, 1);
     CHECK(parse(GET_HOST "expect: 100-Continue\r\n\r\n") > 0);
@@ -554,8 +521,7 @@ static void test_expect(void)
     CHECK_EQ_INT(req.expect_continue, 0);
 }
 
-static void test_pipelined(void)
-{
+static void test_pipelined(void) {
     const char *s = "GET /a HTTP/1.1\r\nHost: a\r\n\r\n"
                     "POST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n"
                     "xyz"
@@ -581,8 +547,7 @@ static void test_pipelined(void)
 
 /* Feeds every prefix; each call passes the previous length as scan_from,
  * as the connection code does. Returns the number of misbehaving prefixes. */
-static int feed_prefixes(const char *s, size_t len, int want)
-{
+static int feed_prefixes(const char *s, size_t len, int want) {
     h1_limits lim = {8192, 2048, 64};
     size_t k, seen = 0;
     int bad = 0, rc = H1_PARTIAL;
@@ -607,8 +572,7 @@ static int feed_prefixes(const char *s, size_t len, int want)
     return bad;
 }
 
-static void test_split_reads(void)
-{
+static void test_split_reads(void) {
     const char *get = "GET /split HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n"
                       "Connection: keep-alive\r\n\r\n";
     const char *pair = "\r\nGET /1 HTTP/1.1\r\nHost: a\r\n\r\n"
@@ -622,14 +586,13 @@ static void test_split_reads(void)
     CHECK_EQ_INT(req.num_headers, 3);
     CHECK_EQ_INT(feed_prefixes(pair, strlen(pair), (int)head_len(pair)), 0);
     CHECK(span_eq(req.target, req.target_len, "/1"));
-    CHECK_EQ_INT(feed_prefixes(chunked, strlen(chunked), (int)head_len(chunked)),
-                 0);
+    CHECK_EQ_INT(
+        feed_prefixes(chunked, strlen(chunked), (int)head_len(chunked)), 0);
     CHECK_EQ_INT(req.chunked, 1);
     CHECK_EQ_INT(feed_prefixes(bad, strlen(bad), H1_E_BAD_REQUEST), 0);
 }
 
-static void test_find_header_and_strings(void)
-{
+static void test_find_header_and_strings(void) {
     const h1_header *h;
 
     CHECK(parse(GET_HOST "X-Thing: 1\r\nx-thing: 2\r\n\r\n") > 0);
@@ -656,8 +619,7 @@ static const char body1_out[] = "hello world, 10 bytes";
  * *consumed to the input offset at which the body ended. */
 static long decode_pieces(const char *in, size_t len, const size_t *sizes,
                           size_t nsizes, uint64_t max_body, char *out,
-                          size_t *out_len, size_t *consumed)
-{
+                          size_t *out_len, size_t *consumed) {
     char *copy = malloc(len ? len : 1);
     h1_chunked d;
     size_t off = 0, i = 0;
@@ -688,16 +650,14 @@ static long decode_pieces(const char *in, size_t len, const size_t *sizes,
 }
 
 static long decode_whole(const char *in, size_t len, uint64_t max_body,
-                         char *out, size_t *out_len, size_t *consumed)
-{
+                         char *out, size_t *out_len, size_t *consumed) {
     size_t sizes[1];
 
     sizes[0] = len ? len : 1;
     return decode_pieces(in, len, sizes, 1, max_body, out, out_len, consumed);
 }
 
-static long decode_str(const char *s, uint64_t max_body)
-{
+static long decode_str(const char *s, uint64_t max_body) {
     char out[256];
     size_t out_len, consumed;
 
@@ -705,13 +665,11 @@ static long decode_str(const char *s, uint64_t max_body)
 }
 
 /* |s| decodes completely, consuming all of it. */
-static int decode_ok(const char *s, uint64_t max_body)
-{
+static int decode_ok(const char *s, uint64_t max_body) {
     return decode_str(s, max_body) == (long)strlen(s);
 }
 
-static void test_chunked_whole(void)
-{
+static void test_chunked_whole(void) {
     char buf[sizeof(body1)];
     h1_chunked d;
     size_t n = sizeof(body1) - 1;
@@ -743,8 +701,7 @@ static void test_chunked_whole(void)
     CHECK_EQ_INT(n, 0);
 }
 
-static void test_chunked_byte_at_a_time(void)
-{
+static void test_chunked_byte_at_a_time(void) {
     char out[128];
     size_t one = 1, out_len, consumed;
     long rc;
@@ -756,8 +713,7 @@ static void test_chunked_byte_at_a_time(void)
     CHECK(span_eq(out, out_len, body1_out));
 }
 
-static void test_chunked_every_split(void)
-{
+static void test_chunked_every_split(void) {
     size_t len = sizeof(body1) - 1, k;
     int bad = 0;
     unsigned seed = 12345;
@@ -795,8 +751,7 @@ static void test_chunked_every_split(void)
     CHECK_EQ_INT(bad, 0);
 }
 
-static void test_chunked_errors(void)
-{
+static void test_chunked_errors(void) {
     /* chunk-size: 16 hex digits fit, 17 never do, even with zeros. */
     CHECK_EQ_INT(decode_str("FFFFFFFFFFFFFFFF\r\nab", UINT64_MAX), H1_PARTIAL);
     CHECK_EQ_INT(decode_str("1FFFFFFFFFFFFFFFF\r\n", UINT64_MAX),
@@ -834,8 +789,7 @@ static void test_chunked_errors(void)
     CHECK_EQ_INT(decode_str("3;a\x7f\r\nabc\r\n", 100), H1_E_BAD_REQUEST);
 }
 
-static void test_chunked_ext_limit(void)
-{
+static void test_chunked_ext_limit(void) {
     char buf[5000];
     size_t n;
     long rc;
@@ -851,8 +805,7 @@ static void test_chunked_ext_limit(void)
     CHECK_EQ_INT(rc, H1_E_BAD_REQUEST);
 }
 
-static void test_chunked_sticky_error(void)
-{
+static void test_chunked_sticky_error(void) {
     char buf[16];
     h1_chunked d;
     size_t n;
@@ -867,8 +820,7 @@ static void test_chunked_sticky_error(void)
     CHECK_EQ_INT(n, 0);
 }
 
-static void test_chunked_max_body(void)
-{
+static void test_chunked_max_body(void) {
     char out[64];
     size_t out_len, consumed, one = 1;
     const char *two = "5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n";
@@ -880,14 +832,13 @@ static void test_chunked_max_body(void)
     CHECK_EQ_INT(decode_str(two, 9), H1_CHUNKED_E_TOO_LARGE);
     /* Refused on the size line, before any of the data arrives. */
     CHECK_EQ_INT(decode_str("100000\r\n", 1000), H1_CHUNKED_E_TOO_LARGE);
-    CHECK_EQ_INT(decode_pieces(two, strlen(two), &one, 1, 9, out, &out_len,
-                               &consumed),
-                 H1_CHUNKED_E_TOO_LARGE);
+    CHECK_EQ_INT(
+        decode_pieces(two, strlen(two), &one, 1, 9, out, &out_len, &consumed),
+        H1_CHUNKED_E_TOO_LARGE);
     CHECK_EQ_INT(out_len, 5);
 }
 
-static void test_chunked_trailers(void)
-{
+static void test_chunked_trailers(void) {
     char out[64];
     size_t out_len, consumed;
     const char *t = "3\r\nabc\r\n0\r\nX-Sum: 12\r\nY:\r\n\r\n";
@@ -917,8 +868,7 @@ static void test_chunked_trailers(void)
     CHECK_EQ_INT(rc, H1_E_BAD_REQUEST);
 }
 
-static void test_chunked_leftover(void)
-{
+static void test_chunked_leftover(void) {
     const char *s = "4\r\nbody\r\n0\r\n\r\nGET / HTTP/1.1\r\n";
     char buf[64];
     h1_chunked d;
@@ -947,8 +897,7 @@ static void test_chunked_leftover(void)
     CHECK(strcmp(buf + 10 + rc, "GET / HTTP/1.1\r\n") == 0);
 }
 
-int main(void)
-{
+int main(void) {
     TEST_RUN(test_simple_get);
     TEST_RUN(test_many_headers);
     TEST_RUN(test_values);
