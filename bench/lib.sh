@@ -320,11 +320,14 @@ bench_reaped_children_ticks() {
 # bench_idle_check SECS: warn when the machine is already busy (other jobs
 # would skew the figures).  Prints the busy fraction in % of all CPUs.
 bench_idle_check() {
-    local secs=${1:-1} b0 b1 pct
+    local secs=${1:-1} b0 b1 w0 w1 pct
+    w0=$EPOCHREALTIME
     b0=$(bench_sys_busy_ticks)
     sleep "$secs"
     b1=$(bench_sys_busy_ticks)
-    pct=$(awk -v d=$((b1 - b0)) -v s="$secs" -v hz="$CLK_TCK" -v n="$(nproc)" \
+    w1=$EPOCHREALTIME
+    pct=$(awk -v d=$((b1 - b0)) -v s="$(awk -v a="$w0" -v b="$w1" 'BEGIN { print b - a }')" \
+        -v hz="$CLK_TCK" -v n="$(nproc)" \
         'BEGIN { printf "%.0f", 100 * d / (s * hz * n) }')
     if ((pct > 10)); then
         bench_warn "machine is ${pct}% busy before the benchmark (other jobs running?) - figures will be noisy"

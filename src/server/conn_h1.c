@@ -21,73 +21,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "log.h"
-#include "server.h"
 #include "timeutil.h"
 
-enum conn_state {
-    ST_HEAD,     /* waiting for (the rest of) a request head */
-    ST_BODY_CL,  /* reading a Content-Length body */
-    ST_BODY_CHUNKED,
-    ST_HANDLER,  /* the handler has the request */
-    ST_LINGER,   /* response sent, write side shut: discard input */
-    ST_CLOSED,
-};
-
-enum timeout_kind { TO_NONE, TO_HEADER, TO_IDLE, TO_BODY, TO_LINGER };
-
-enum {
-    OUT_HIGH_WATER = 256 * 1024, /* stop reading above this much unsent */
-    READ_ROOM = 8192,            /* in-buffer space beyond the head limit */
-    LINGER_MS = 2000,
-    LINGER_MAX_BYTES = 256 * 1024,
-};
-
-typedef struct conn {
-    uv_tcp_t tcp; /* first: libuv hands us &tcp */
-    conn_link link;
-    worker *w;
-    server *srv;
-    uv_timer_t timer;
-    uint64_t deadline;   /* uv_now() ms; 0 = none */
-    uint64_t timer_due;  /* when the armed timer fires; 0 = not armed */
-    int timeout_kind;
-    int state;
-
-    char *in;
-    size_t in_len, in_cap;
-    size_t scan_from; /* bytes of a partial head already searched */
-    size_t head_len;
-    size_t linger_bytes;
-
-    h1_request req;
-    h1_header *headers;
-    uint64_t body_remaining; /* ST_BODY_CL */
-    h1_chunked chunked;
-    buf body;
-
-    exchange ex;
-    uint64_t requests;
-
-    buf out;      /* being filled */
-    buf writing;  /* owned by the in-flight uv_write */
-    uv_write_t wreq;
-    uv_shutdown_t sreq;
-    int write_pending;
-
-    unsigned keep_alive : 1;  /* this request allows reuse */
-    unsigned close_after : 1; /* close once |out| is written */
-    unsigned reading : 1;
-    unsigned peer_eof : 1;
-    unsigned draining : 1;
-    unsigned closing : 1;
-    unsigned shutdown_sent : 1;
-    unsigned in_process : 1; /* guards re-entry from synchronous handlers */
-} conn;
-
 static void process(conn *c);
-static void flush(conn *c);
-static void conn_close(conn *c);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
 static void respond_error(conn *c, int status, const char *detail,
                           int head_parsed);
@@ -101,7 +39,7 @@ static conn *from_link(conn_link *l) {
 
 static void on_timer(uv_timer_t *t);
 
-static void set_timeout(conn *c, int kind, uint64_t ms) {
+void conn_set_timeout(conn *c, int kind, uint64_t ms) {
     uint64_t now = uv_now(&c->w->loop);
     c->timeout_kind = kind;
     c->deadline = now + ms;
@@ -111,7 +49,7 @@ static void set_timeout(conn *c, int kind, uint64_t ms) {
     }
 }
 
-static void clear_timeout(conn *c) {
+void conn_clear_timeout(conn *c) {
     c->timeout_kind = TO_NONE;
     c->deadline = 0; /* the armed timer finds nothing to do */
 }
@@ -128,11 +66,15 @@ static void on_timer(uv_timer_t *t) {
         return;
     }
     int kind = c->timeout_kind;
-    clear_timeout(c);
+    conn_clear_timeout(c);
     if (kind == TO_HEADER && c->in_len > 0 && c->state == ST_HEAD &&
         !c->close_after) {
         /* Slowloris: a head that never completes. Say so, then close. */
         respond_error(c, 408, "request head not received in time", 0);
+        return;
+    }
+    if (c->h2 && kind == TO_IDLE) {
+        h2_on_idle(c);
         return;
     }
     conn_close(c);
@@ -148,7 +90,7 @@ static void after_shutdown(uv_shutdown_t *req, int status) {
     /* Keep reading (and discarding) a little while, so that input the peer
      * already sent does not turn our close into a reset that destroys the
      * response before the peer has read it. */
-    set_timeout(c, TO_LINGER, LINGER_MS);
+    conn_set_timeout(c, TO_LINGER, LINGER_MS);
 }
 
 static void begin_close(conn *c) {
@@ -180,11 +122,14 @@ static void after_write(uv_write_t *req, int status) {
         return;
     }
     /* Output drained: take more requests (process() flushes). */
-    process(c);
+    if (c->h2)
+        h2_after_write(c);
+    else
+        process(c);
 }
 
 /* Starts writing |out|. Called after each batch of work. */
-static void flush(conn *c) {
+void conn_flush(conn *c) {
     if (c->state == ST_CLOSED || c->write_pending)
         return;
     if (c->out.len > 0) {
@@ -212,7 +157,7 @@ static void flush(conn *c) {
             }
             c->write_pending = 1;
             if (c->timeout_kind == TO_NONE || c->timeout_kind == TO_IDLE)
-                set_timeout(c, TO_IDLE, (uint64_t)c->srv->opt.idle_timeout_ms);
+                conn_set_timeout(c, TO_IDLE, (uint64_t)c->srv->opt.idle_timeout_ms);
             return;
         }
     }
@@ -342,7 +287,7 @@ static void dispatch(conn *c) {
     ex->body = c->body.data;
     ex->body_len = c->body.len;
     c->state = ST_HANDLER;
-    clear_timeout(c);
+    conn_clear_timeout(c);
     router_dispatch(&c->srv->router, ex);
 }
 
@@ -385,7 +330,7 @@ static int start_request(conn *c) {
     }
     if (r->expect_continue)
         buf_append_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
-    set_timeout(c, TO_BODY, (uint64_t)c->srv->opt.idle_timeout_ms);
+    conn_set_timeout(c, TO_BODY, (uint64_t)c->srv->opt.idle_timeout_ms);
     return 0;
 }
 
@@ -426,9 +371,37 @@ static int take_body(conn *c) {
 }
 
 /* Handles every complete request in the buffer, in order. */
+static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/* A cleartext connection that begins with the HTTP/2 client preface is
+ * HTTP/2 (prior knowledge). Returns 1 if it is (or may still be). */
+static int sniff_h2(conn *c) {
+    size_t n = c->in_len < 24 ? c->in_len : 24;
+    if (memcmp(c->in, h2_preface, n) != 0)
+        return 0;
+    if (n < 24)
+        return 1; /* wait for the rest of the preface */
+    if (h2_start(c) != 0) {
+        conn_close(c);
+        return 1;
+    }
+    h2_on_input(c);
+    return 1;
+}
+
 static void process(conn *c) {
+    if (c->h2) {
+        h2_on_input(c);
+        update_reading(c);
+        return;
+    }
     if (c->in_process)
         return;
+    if (c->requests == 0 && c->state == ST_HEAD && c->in_len > 0 &&
+        sniff_h2(c)) {
+        update_reading(c);
+        return;
+    }
     c->in_process = 1;
     while (c->state != ST_CLOSED && !c->closing && !c->close_after) {
         if (c->out.len + c->writing.len > OUT_HIGH_WATER)
@@ -439,7 +412,7 @@ static void process(conn *c) {
                     c->close_after = 1;
                     break;
                 }
-                set_timeout(c, TO_IDLE, (uint64_t)c->srv->opt.idle_timeout_ms);
+                conn_set_timeout(c, TO_IDLE, (uint64_t)c->srv->opt.idle_timeout_ms);
                 break;
             }
             c->req.headers = c->headers;
@@ -451,7 +424,7 @@ static void process(conn *c) {
                     break;
                 }
                 if (c->timeout_kind != TO_HEADER)
-                    set_timeout(c, TO_HEADER,
+                    conn_set_timeout(c, TO_HEADER,
                                 (uint64_t)c->srv->opt.header_timeout_ms);
                 c->scan_from = c->in_len;
                 break;
@@ -470,7 +443,7 @@ static void process(conn *c) {
             if (rc < 0)
                 break;
             if (rc == 0) {
-                set_timeout(c, TO_BODY, (uint64_t)c->srv->opt.idle_timeout_ms);
+                conn_set_timeout(c, TO_BODY, (uint64_t)c->srv->opt.idle_timeout_ms);
                 break;
             }
             dispatch(c);
@@ -482,7 +455,7 @@ static void process(conn *c) {
     if (c->peer_eof && c->state != ST_HANDLER && c->state != ST_CLOSED)
         c->close_after = 1;
     c->in_process = 0;
-    flush(c);
+    conn_flush(c);
     update_reading(c);
 }
 
@@ -527,7 +500,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
     if (nread < 0) {
         c->peer_eof = 1;
         update_reading(c);
-        if (c->state == ST_LINGER || nread != UV_EOF) {
+        if (c->state == ST_LINGER || nread != UV_EOF || c->h2) {
             conn_close(c);
             return;
         }
@@ -550,6 +523,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
 
 static void free_conn(uv_handle_t *h) {
     conn *c = h->data;
+    h2_free(c);
     exchange_free(&c->ex);
     buf_free(&c->body);
     buf_free(&c->out);
@@ -564,7 +538,7 @@ static void timer_closed(uv_handle_t *h) {
     uv_close((uv_handle_t *)&c->tcp, free_conn);
 }
 
-static void conn_close(conn *c) {
+void conn_close(conn *c) {
     if (c->state == ST_CLOSED)
         return;
     c->state = ST_CLOSED;
@@ -576,6 +550,10 @@ static void conn_close(conn *c) {
 static void link_drain(conn_link *l) {
     conn *c = from_link(l);
     c->draining = 1;
+    if (c->h2) {
+        h2_drain(c);
+        return;
+    }
     /* Idle between requests: nothing is in flight, close now. A partial
      * head, a body, a handler or a write in progress finishes first, and
      * its response carries Connection: close. */
@@ -615,6 +593,7 @@ void conn_h1_start(worker *w, int fd) {
     c->ex.server = srv;
     c->ex.send = send_response;
     exchange_reset(&c->ex);
+    c->protocol = "http/1.1";
     c->link.drain = link_drain;
     c->link.abort = link_abort;
 
@@ -631,5 +610,5 @@ void conn_h1_start(worker *w, int fd) {
     uv_tcp_nodelay(&c->tcp, 1);
     worker_add_conn(w, &c->link);
     update_reading(c);
-    set_timeout(c, TO_HEADER, (uint64_t)srv->opt.header_timeout_ms);
+    conn_set_timeout(c, TO_HEADER, (uint64_t)srv->opt.header_timeout_ms);
 }

@@ -42,6 +42,16 @@ static const config_option table[] = {
         "on SIGTERM/SIGINT, time in-flight requests get to finish"),
     OPT("backlog", CONFIG_INT, "4096", 1, 65535, NULL, backlog,
         "listen(2) backlog of each listener"),
+    OPT("h2-max-concurrent-streams", CONFIG_INT, "256", 1, 1000000, NULL,
+        h2_max_concurrent_streams,
+        "HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS; streams past it are "
+        "refused"),
+    OPT("h2-initial-window-size", CONFIG_SIZE, "1m", 1, 2147483647, NULL,
+        h2_initial_window_size,
+        "HTTP/2 SETTINGS_INITIAL_WINDOW_SIZE (per-stream receive window)"),
+    OPT("h2-connection-window-size", CONFIG_SIZE, "16m", 65535, 2147483647,
+        NULL, h2_connection_window_size,
+        "HTTP/2 connection-level receive window"),
     OPT("debug-echo", CONFIG_BOOL, "false", 0, 0, NULL, debug_echo,
         "serve POST /debug/echo, which returns the request body (testing)"),
 };

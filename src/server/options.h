@@ -22,6 +22,9 @@ typedef struct options {
     int64_t idle_timeout_ms;
     int64_t drain_timeout_ms;
     int64_t backlog;
+    int64_t h2_max_concurrent_streams;
+    int64_t h2_initial_window_size;
+    int64_t h2_connection_window_size;
     int debug_echo;
 } options;
 
