@@ -69,6 +69,8 @@ typedef struct conn {
     unsigned in_process : 1; /* guards re-entry from synchronous handlers */
 
     struct h2_session *h2; /* set once the peer speaks HTTP/2 */
+    struct tls_conn *tls;  /* set on a TLS listener's connections */
+    unsigned tls_ready : 1; /* handshake done, ALPN looked at */
     const char *protocol;  /* "http/1.1", "h2c" or "h2" */
 } conn;
 

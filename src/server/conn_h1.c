@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "tls.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -30,6 +31,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
 static void respond_error(conn *c, int status, const char *detail,
                           int head_parsed);
 static void update_reading(conn *c);
+static void tls_input(conn *c);
 
 static conn *from_link(conn_link *l) {
     return (conn *)((char *)l - offsetof(conn, link));
@@ -122,7 +124,9 @@ static void after_write(uv_write_t *req, int status) {
         return;
     }
     /* Output drained: take more requests (process() flushes). */
-    if (c->h2)
+    if (c->tls && !c->h2)
+        tls_input(c);
+    else if (c->h2)
         h2_after_write(c);
     else
         process(c);
@@ -132,6 +136,19 @@ static void after_write(uv_write_t *req, int status) {
 void conn_flush(conn *c) {
     if (c->state == ST_CLOSED || c->write_pending)
         return;
+    if (c->tls) {
+        /* |out| holds plaintext until here; what goes on the wire is the
+         * ciphertext (handshake messages included). */
+        if (c->out.len > 0 && tls_write(c->tls, c->out.data, c->out.len)) {
+            conn_close(c);
+            return;
+        }
+        c->out.len = 0;
+        if (tls_take_output(c->tls, &c->out) != 0) {
+            conn_close(c);
+            return;
+        }
+    }
     if (c->out.len > 0) {
         uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
         int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
@@ -464,9 +481,11 @@ static void process(conn *c) {
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
     (void)suggested;
     conn *c = h->data;
-    if (c->state == ST_LINGER) {
-        static _Thread_local char sink[16384];
-        *b = uv_buf_init(sink, sizeof sink);
+    if (c->state == ST_LINGER || c->tls) {
+        /* Discarded input, or ciphertext that tls_feed() copies at once:
+         * one buffer per thread serves every connection. */
+        static _Thread_local char scratch[65536];
+        *b = uv_buf_init(scratch, sizeof scratch);
         return;
     }
     *b = uv_buf_init(c->in + c->in_len, (unsigned)(c->in_cap - c->in_len));
@@ -492,8 +511,50 @@ static void update_reading(conn *c) {
     }
 }
 
+/* Decrypts what the TLS engine holds into |in| and processes it, as long
+ * as there is room; the first plaintext after the handshake decides the
+ * protocol by ALPN. */
+static void tls_input(conn *c) {
+    for (int round = 0; round < 64 && c->state != ST_CLOSED; round++) {
+        size_t before = c->in_len;
+        while (c->in_len < c->in_cap) {
+            ssize_t n = tls_read(c->tls, c->in + c->in_len,
+                                 c->in_cap - c->in_len);
+            if (n == TLS_E_WANT_INPUT)
+                break;
+            if (n < 0) {
+                /* close_notify or a fatal alert: send any alert, close. */
+                c->peer_eof = 1;
+                c->close_after = 1;
+                conn_flush(c);
+                if (c->state != ST_CLOSED && !c->write_pending)
+                    conn_close(c);
+                return;
+            }
+            c->in_len += (size_t)n;
+        }
+        if (!c->tls_ready && tls_handshake_done(c->tls)) {
+            c->tls_ready = 1;
+            const char *alpn = tls_alpn(c->tls);
+            if (alpn && strcmp(alpn, "h2") == 0) {
+                c->protocol = "h2";
+                if (h2_start(c) != 0) {
+                    conn_close(c);
+                    return;
+                }
+            }
+        }
+        if (c->in_len == before) {
+            conn_flush(c); /* handshake messages */
+            break;
+        }
+        process(c);
+        if (c->in_len == c->in_cap || !tls_has_pending(c->tls))
+            break;
+    }
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
-    (void)b;
     conn *c = s->data;
     if (nread == 0)
         return;
@@ -515,6 +576,14 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
             conn_close(c);
         return;
     }
+    if (c->tls) {
+        if (tls_feed(c->tls, b->base, (size_t)nread) != 0) {
+            conn_close(c);
+            return;
+        }
+        tls_input(c);
+        return;
+    }
     c->in_len += (size_t)nread;
     process(c);
 }
@@ -524,6 +593,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
 static void free_conn(uv_handle_t *h) {
     conn *c = h->data;
     h2_free(c);
+    tls_conn_free(c->tls);
     exchange_free(&c->ex);
     buf_free(&c->body);
     buf_free(&c->out);
@@ -566,7 +636,7 @@ static void link_abort(conn_link *l) {
     conn_close(from_link(l));
 }
 
-void conn_h1_start(worker *w, int fd) {
+void conn_start(worker *w, int fd, struct tls_ctx *tls) {
     server *srv = w->srv;
     conn *c = calloc(1, sizeof *c);
     size_t cap = (size_t)srv->opt.max_header_bytes + READ_ROOM;
@@ -586,6 +656,14 @@ void conn_h1_start(worker *w, int fd) {
     c->w = w;
     c->srv = srv;
     c->in_cap = cap;
+    if (tls && (c->tls = tls_conn_new_server(tls)) == NULL) {
+        free(c->in);
+        free(c->headers);
+        free(c);
+        close(fd);
+        atomic_fetch_sub(&srv->connections, 1);
+        return;
+    }
     buf_init(&c->body, (size_t)srv->opt.max_body_bytes + 1);
     buf_init(&c->out, 0);
     buf_init(&c->writing, 0);

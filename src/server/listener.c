@@ -25,6 +25,7 @@ struct listener {
     uv_poll_t poll;
     int fd;
     server *srv;
+    struct tls_ctx *tls; /* NULL: cleartext */
     unsigned next; /* round-robin among equally loaded workers */
 };
 
@@ -99,11 +100,12 @@ static void on_acceptable(uv_poll_t *p, int status, int events) {
             continue;
         }
         atomic_fetch_add(&srv->connections, 1);
-        worker_adopt(pick_worker(l), fd);
+        worker_adopt(pick_worker(l), fd, l->tls);
     }
 }
 
-static int open_one(server *srv, const char *spec, listener *l) {
+static int open_one(server *srv, const char *spec, struct tls_ctx *tls,
+                    listener *l) {
     char host[256], port[16];
     int rc = split_hostport(spec, host, sizeof host, port, sizeof port);
     if (rc)
@@ -137,6 +139,7 @@ static int open_one(server *srv, const char *spec, listener *l) {
                 sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV);
     l->fd = fd;
     l->srv = srv;
+    l->tls = tls;
     l->next = 0;
     uv_poll_init(srv->loop, &l->poll, fd);
     l->poll.data = l;
@@ -144,7 +147,8 @@ static int open_one(server *srv, const char *spec, listener *l) {
     log_line *ll = log_begin(LOG_INFO, "listening");
     log_str(ll, "server.address", addr);
     log_int(ll, "server.port", atol(serv));
-    log_str(ll, "network.protocol.name", "http/1.1");
+    log_str(ll, "network.protocol.name", tls ? "h2, http/1.1 (TLS)"
+                                              : "http/1.1, h2c");
     log_end(ll);
 out:
     freeaddrinfo(res);
@@ -152,15 +156,18 @@ out:
 }
 
 int listener_open_all(server *srv, listener **out, size_t *count) {
-    size_t n = srv->opt.listen.count;
+    size_t plain = srv->opt.listen.count;
+    size_t n = plain + (srv->tls ? srv->opt.tls_listen.count : 0);
     listener *ls = calloc(n ? n : 1, sizeof *ls);
     if (ls == NULL)
         return -ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        int rc = open_one(srv, srv->opt.listen.items[i], &ls[i]);
+        const char *spec = i < plain ? srv->opt.listen.items[i]
+                                     : srv->opt.tls_listen.items[i - plain];
+        int rc = open_one(srv, spec, i < plain ? NULL : srv->tls, &ls[i]);
         if (rc) {
             log_line *ll = log_begin(LOG_ERROR, "cannot listen");
-            log_str(ll, "server.address", srv->opt.listen.items[i]);
+            log_str(ll, "server.address", spec);
             log_str(ll, "error.message",
                     rc == -EINVAL ? "expected HOST:PORT" : strerror(-rc));
             log_end(ll);

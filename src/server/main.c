@@ -7,6 +7,7 @@
 #include "cpus.h"
 #include "log.h"
 #include "server.h"
+#include "tls.h"
 
 #ifndef OBJECTD_VERSION
 #define OBJECTD_VERSION "dev"
@@ -55,6 +56,20 @@ static int cmd_serve(int argc, char **argv) {
         config_free(&options_spec, &srv.opt);
         return 2;
     }
+    if (srv.opt.tls_listen.count > 0) {
+        if (!srv.opt.tls_cert || !srv.opt.tls_key) {
+            fprintf(stderr, "objectd: --tls-listen needs --tls-cert and "
+                            "--tls-key\n");
+            config_free(&options_spec, &srv.opt);
+            return 2;
+        }
+        if (tls_ctx_server_new(&srv.tls, srv.opt.tls_cert, srv.opt.tls_key,
+                               err, sizeof err) != 0) {
+            fprintf(stderr, "objectd: %s\n", err);
+            config_free(&options_spec, &srv.opt);
+            return 2;
+        }
+    }
     log_set_level((log_level)log_level_parse(srv.opt.log_level));
     if ((rc = log_access_open(srv.opt.access_log)) != 0) {
         fprintf(stderr, "objectd: --access-log %s: %s\n", srv.opt.access_log,
@@ -73,6 +88,7 @@ static int cmd_serve(int argc, char **argv) {
     log_end(l);
 
     rc = server_run(&srv);
+    tls_ctx_free(srv.tls);
     log_access_close();
     config_free(&options_spec, &srv.opt);
     return rc == 0 ? 0 : 1;

@@ -12,6 +12,12 @@ static const config_option table[] = {
         "read settings from FILE ('name = value' lines)"),
     OPT("listen", CONFIG_LIST, "0.0.0.0:8080", 0, 0, NULL, listen,
         "HTTP listener HOST:PORT (repeat for several; port 0 picks one)"),
+    OPT("tls-listen", CONFIG_LIST, NULL, 0, 0, NULL, tls_listen,
+        "TLS listener HOST:PORT (ALPN h2 and http/1.1; repeatable)"),
+    OPT("tls-cert", CONFIG_STRING, NULL, 0, 0, NULL, tls_cert,
+        "PEM certificate chain for --tls-listen"),
+    OPT("tls-key", CONFIG_STRING, NULL, 0, 0, NULL, tls_key,
+        "PEM private key for --tls-listen"),
     OPT("threads", CONFIG_INT, "0", 0, 1024, NULL, threads,
         "event-loop threads; 0 = CPUs usable by this process (affinity "
         "and cgroup quota)"),

@@ -10,6 +10,9 @@
 typedef struct options {
     char *config;
     config_list listen;
+    config_list tls_listen;
+    char *tls_cert;
+    char *tls_key;
     int64_t threads; /* 0: the CPUs this process may really use */
     char *access_log;
     char *log_level;

@@ -22,6 +22,12 @@ typedef struct server server;
 typedef struct worker worker;
 typedef struct conn_link conn_link;
 
+/* A connection accepted by the main thread, waiting for its worker. */
+typedef struct pending_conn {
+    int fd;
+    struct tls_ctx *tls;
+} pending_conn;
+
 /* Every connection, whatever its protocol, is on its worker's list so that
  * a drain can reach it. */
 struct conn_link {
@@ -39,7 +45,7 @@ struct worker {
     uv_thread_t thread;
     uv_async_t wakeup;
     pthread_mutex_t lock; /* guards the fields up to |pending_count| */
-    int *pending_fds;
+    struct pending_conn *pending;
     size_t pending_count, pending_cap;
     int drain_requested, abort_requested;
     atomic_int connections; /* read by the acceptor to balance */
@@ -62,6 +68,7 @@ struct server {
     atomic_int draining;     /* /readyz says 503 once set */
     atomic_int connections;  /* all workers */
     uv_loop_t *loop;         /* the main thread's loop */
+    struct tls_ctx *tls;     /* for --tls-listen, NULL without it */
 };
 
 /* Runs the server until it has drained after SIGTERM/SIGINT. |srv->opt| is
@@ -76,7 +83,7 @@ void worker_request(worker *w, int drain, int abort_now);
 void worker_join(worker *w);
 
 /* Any thread: queue |fd| for |w|, which adopts it as a new connection. */
-void worker_adopt(worker *w, int fd);
+void worker_adopt(worker *w, int fd, struct tls_ctx *tls);
 
 /* Links |c| into / out of the worker's connection list. */
 void worker_add_conn(worker *w, conn_link *c);
@@ -88,8 +95,10 @@ const char *worker_date_line(worker *w, size_t *len);
 /* Note that an access line was buffered: flush within 200 ms. */
 void worker_note_access(worker *w);
 
-/* Creates the HTTP/1.1 connection for an accepted socket on |w|'s loop. */
-void conn_h1_start(worker *w, int fd);
+/* Creates the connection for an accepted socket on |w|'s loop; |tls| is
+ * the listener's TLS context or NULL for cleartext. */
+struct tls_ctx;
+void conn_start(worker *w, int fd, struct tls_ctx *tls);
 
 /* Listeners (listener.c), on the main loop. listener_open binds every
  * --listen address (logging each one's real port), listener_close stops

@@ -65,11 +65,11 @@ static void on_wakeup(uv_async_t *a) {
     worker *w = a->data;
     pthread_mutex_lock(&w->lock);
     size_t n = w->pending_count;
-    int fds[256];
+    pending_conn fds[256];
     if (n > 256)
         n = 256;
-    memcpy(fds, w->pending_fds, n * sizeof *fds);
-    memmove(w->pending_fds, w->pending_fds + n,
+    memcpy(fds, w->pending, n * sizeof *fds);
+    memmove(w->pending, w->pending + n,
             (w->pending_count - n) * sizeof *fds);
     w->pending_count -= n;
     int more = w->pending_count > 0;
@@ -79,10 +79,12 @@ static void on_wakeup(uv_async_t *a) {
         uv_async_send(&w->wakeup);
 
     for (size_t i = 0; i < n; i++) {
-        if (w->draining)
-            close(fds[i]), atomic_fetch_sub(&w->srv->connections, 1);
-        else
-            conn_h1_start(w, fds[i]);
+        if (w->draining) {
+            close(fds[i].fd);
+            atomic_fetch_sub(&w->srv->connections, 1);
+        } else {
+            conn_start(w, fds[i].fd, fds[i].tls);
+        }
     }
     if (drain && !w->draining) {
         w->draining = 1;
@@ -125,21 +127,22 @@ static void worker_main(void *arg) {
     log_thread_cleanup();
 }
 
-void worker_adopt(worker *w, int fd) {
+void worker_adopt(worker *w, int fd, struct tls_ctx *tls) {
     pthread_mutex_lock(&w->lock);
     if (w->pending_count == w->pending_cap) {
         size_t cap = w->pending_cap ? w->pending_cap * 2 : 64;
-        int *p = realloc(w->pending_fds, cap * sizeof *p);
+        pending_conn *p = realloc(w->pending, cap * sizeof *p);
         if (p == NULL) {
             pthread_mutex_unlock(&w->lock);
             close(fd);
             atomic_fetch_sub(&w->srv->connections, 1);
             return;
         }
-        w->pending_fds = p;
+        w->pending = p;
         w->pending_cap = cap;
     }
-    w->pending_fds[w->pending_count++] = fd;
+    w->pending[w->pending_count].fd = fd;
+    w->pending[w->pending_count++].tls = tls;
     pthread_mutex_unlock(&w->lock);
     atomic_fetch_add(&w->accepted, 1);
     uv_async_send(&w->wakeup);
@@ -178,6 +181,6 @@ void worker_join(worker *w) {
     uv_loop_close(&w->loop);
     pthread_mutex_destroy(&w->lock);
     for (size_t i = 0; i < w->pending_count; i++)
-        close(w->pending_fds[i]);
-    free(w->pending_fds);
+        close(w->pending[i].fd);
+    free(w->pending);
 }
