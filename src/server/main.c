@@ -15,7 +15,7 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "objectd %s - an HTTP/1.1 API server for tracked objects\n"
+            "objectd %s - an HTTP/1.1 and HTTP/2 API server for tracked objects\n"
             "\n"
             "Usage: objectd [serve] [OPTIONS]\n"
             "       objectd --version\n"

@@ -140,8 +140,18 @@ int server_run(server *srv) {
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_thread_join(&jt);
 
+    /* How evenly the connections were spread: one count per worker. */
+    char spread[256];
+    size_t sn = 0;
+    spread[0] = '\0';
+    for (int i = 0; i < srv->nworkers && sn + 24 < sizeof spread; i++)
+        sn += (size_t)snprintf(spread + sn, sizeof spread - sn, "%s%llu",
+                               i ? "," : "",
+                               (unsigned long long)atomic_load(
+                                   &srv->workers[i].accepted));
     l = log_begin(LOG_INFO, "stopped");
     log_int(l, "event.duration", (int64_t)(time_mono_ns() - r.drain_start_ns));
+    log_str(l, "objectd.connections_per_thread", spread);
     log_end(l);
 out:
     if (r.nlisteners)
