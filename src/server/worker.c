@@ -68,9 +68,11 @@ static void on_wakeup(uv_async_t *a) {
     pending_conn fds[256];
     if (n > 256)
         n = 256;
-    memcpy(fds, w->pending, n * sizeof *fds);
-    memmove(w->pending, w->pending + n,
-            (w->pending_count - n) * sizeof *fds);
+    if (n > 0) {
+        memcpy(fds, w->pending, n * sizeof *fds);
+        memmove(w->pending, w->pending + n,
+                (w->pending_count - n) * sizeof *fds);
+    }
     w->pending_count -= n;
     int more = w->pending_count > 0;
     int drain = w->drain_requested, abort_now = w->abort_requested;

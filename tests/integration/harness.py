@@ -810,6 +810,19 @@ class _CountingResult(unittest.TextTestResult):
             self.stream.flush()
 
 
+def _failed_tests(result):
+    """Number of distinct tests that failed or errored (a test with several
+    failing subTests counts once; errors in class/module fixtures count
+    once each)."""
+    ids = set()
+    for test, _ in result.failures + result.errors:
+        parent = getattr(test, "test_case", test)  # _SubTest -> its test
+        ids.add(parent.id())
+    for test in result.unexpectedSuccesses:
+        ids.add(test.id())
+    return len(ids)
+
+
 def main(watchdog=300.0):
     """Runs the tests of the __main__ module (or the names given on the
     command line, e.g. `TestSmuggling.test_cl_te`). Prints the unittest
@@ -841,8 +854,7 @@ def main(watchdog=300.0):
     def on_watchdog():
         r = state["result"]
         passed = r.passed if r else 0
-        failed = (len(r.failures) + len(r.errors) + len(r.unexpectedSuccesses)
-                  if r else 0)
+        failed = _failed_tests(r) if r else 0
         kill_all()
         sys.stdout.write(f"\nWATCHDOG: test run exceeded {watchdog:.0f}s; "
                          f"servers killed, aborting\n")
@@ -859,8 +871,7 @@ def main(watchdog=300.0):
     finally:
         timer.cancel()
         kill_all()
-    failed = (len(result.failures) + len(result.errors)
-              + len(result.unexpectedSuccesses))
+    failed = _failed_tests(result)
     sys.stderr.flush()
     if result.skipped:
         print(f"{len(result.skipped)} skipped")
