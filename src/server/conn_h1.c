@@ -638,32 +638,19 @@ static void link_abort(conn_link *l) {
 
 void conn_start(worker *w, int fd, struct tls_ctx *tls) {
     server *srv = w->srv;
-    conn *c = calloc(1, sizeof *c);
     size_t cap = (size_t)srv->opt.max_header_bytes + READ_ROOM;
-    if (c)
-        c->in = malloc(cap);
-    if (c)
-        c->headers = calloc((size_t)srv->opt.max_headers, sizeof(h1_header));
-    if (c == NULL || c->in == NULL || c->headers == NULL) {
-        if (c) {
-            free(c->in);
-            free(c->headers);
-        }
-        free(c);
-        close(fd);
-        return;
-    }
+    conn *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        goto fail;
+    c->in = malloc(cap);
+    c->headers = calloc((size_t)srv->opt.max_headers, sizeof(h1_header));
+    if (c->in == NULL || c->headers == NULL)
+        goto fail;
+    if (tls && (c->tls = tls_conn_new_server(tls)) == NULL)
+        goto fail;
     c->w = w;
     c->srv = srv;
     c->in_cap = cap;
-    if (tls && (c->tls = tls_conn_new_server(tls)) == NULL) {
-        free(c->in);
-        free(c->headers);
-        free(c);
-        close(fd);
-        atomic_fetch_sub(&srv->connections, 1);
-        return;
-    }
     buf_init(&c->body, (size_t)srv->opt.max_body_bytes + 1);
     buf_init(&c->out, 0);
     buf_init(&c->writing, 0);
@@ -679,14 +666,24 @@ void conn_start(worker *w, int fd, struct tls_ctx *tls) {
     c->timer.data = c;
     uv_tcp_init(&w->loop, &c->tcp);
     c->tcp.data = c;
+    /* On the list before anything can fail: conn_close takes it off and
+     * keeps the counts right. */
+    worker_add_conn(w, &c->link);
     if (uv_tcp_open(&c->tcp, fd) != 0) {
         close(fd);
-        c->state = ST_CLOSED;
-        uv_close((uv_handle_t *)&c->timer, timer_closed);
+        conn_close(c);
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    worker_add_conn(w, &c->link);
     update_reading(c);
     conn_set_timeout(c, TO_HEADER, (uint64_t)srv->opt.header_timeout_ms);
+    return;
+fail:
+    if (c) {
+        free(c->in);
+        free(c->headers);
+        free(c);
+    }
+    close(fd);
+    worker_conn_lost(w);
 }

@@ -89,6 +89,10 @@ void worker_adopt(worker *w, int fd, struct tls_ctx *tls);
 void worker_add_conn(worker *w, conn_link *c);
 void worker_remove_conn(worker *w, conn_link *c);
 
+/* A connection handed to |w| is gone (closed, or never started): the
+ * counts the acceptor balances by go down. */
+void worker_conn_lost(worker *w);
+
 /* The "Date: ...\r\n" line for now (cached per second). */
 const char *worker_date_line(worker *w, size_t *len);
 

@@ -12,15 +12,18 @@ void worker_add_conn(worker *w, conn_link *c) {
     c->prev = &w->conns;
     w->conns.next->prev = c;
     w->conns.next = c;
-    atomic_fetch_add(&w->connections, 1);
+}
+
+void worker_conn_lost(worker *w) {
+    atomic_fetch_sub(&w->connections, 1);
+    atomic_fetch_sub(&w->srv->connections, 1);
 }
 
 void worker_remove_conn(worker *w, conn_link *c) {
     c->prev->next = c->next;
     c->next->prev = c->prev;
     c->prev = c->next = c;
-    atomic_fetch_sub(&w->connections, 1);
-    atomic_fetch_sub(&w->srv->connections, 1);
+    worker_conn_lost(w);
 }
 
 const char *worker_date_line(worker *w, size_t *len) {
@@ -83,7 +86,7 @@ static void on_wakeup(uv_async_t *a) {
     for (size_t i = 0; i < n; i++) {
         if (w->draining) {
             close(fds[i].fd);
-            atomic_fetch_sub(&w->srv->connections, 1);
+            worker_conn_lost(w);
         } else {
             conn_start(w, fds[i].fd, fds[i].tls);
         }
@@ -146,6 +149,9 @@ void worker_adopt(worker *w, int fd, struct tls_ctx *tls) {
     w->pending[w->pending_count].fd = fd;
     w->pending[w->pending_count++].tls = tls;
     pthread_mutex_unlock(&w->lock);
+    /* Counted here, not when the worker gets to it, so that the next
+     * accept in the same batch already sees it. */
+    atomic_fetch_add(&w->connections, 1);
     atomic_fetch_add(&w->accepted, 1);
     uv_async_send(&w->wakeup);
 }
