@@ -67,6 +67,8 @@ typedef struct conn {
     unsigned closing : 1;
     unsigned shutdown_sent : 1;
     unsigned in_process : 1; /* guards re-entry from synchronous handlers */
+    unsigned handler_running : 1; /* dispatched, not answered yet */
+    unsigned orphaned : 1; /* closed while the handler ran */
 
     struct h2_session *h2; /* set once the peer speaks HTTP/2 */
     struct tls_conn *tls;  /* set on a TLS listener's connections */

@@ -213,9 +213,22 @@ static void access_log(conn *c, exchange *ex) {
 }
 
 /* The exchange's send hook: serialise the response into |out|. */
+static void free_conn_memory(conn *c);
+
 static void send_response(exchange *ex) {
     conn *c = ex->conn;
     buf *o = &c->out;
+    if (c->handler_running) {
+        c->handler_running = 0;
+        worker_handler_done(c->w);
+    }
+    if (c->state == ST_CLOSED) {
+        /* The client went away while an asynchronous handler ran; the
+         * connection's memory waited for this answer. */
+        if (c->orphaned)
+            free_conn_memory(c);
+        return;
+    }
     int status = ex->status;
     int head_only = ex->method == HTTP_HEAD || status == 204 ||
                     status == 304 || (status >= 100 && status < 200);
@@ -305,6 +318,8 @@ static void dispatch(conn *c) {
     ex->body_len = c->body.len;
     c->state = ST_HANDLER;
     conn_clear_timeout(c);
+    c->handler_running = 1;
+    worker_handler_started(c->w);
     router_dispatch(&c->srv->router, ex);
 }
 
@@ -592,6 +607,14 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
 
 static void free_conn(uv_handle_t *h) {
     conn *c = h->data;
+    if (c->handler_running) {
+        c->orphaned = 1; /* send_response frees it */
+        return;
+    }
+    free_conn_memory(c);
+}
+
+static void free_conn_memory(conn *c) {
     h2_free(c);
     tls_conn_free(c->tls);
     exchange_free(&c->ex);
@@ -656,6 +679,7 @@ void conn_start(worker *w, int fd, struct tls_ctx *tls) {
     buf_init(&c->writing, 0);
     c->ex.conn = c;
     c->ex.server = srv;
+    c->ex.worker = w;
     c->ex.send = send_response;
     exchange_reset(&c->ex);
     c->protocol = "http/1.1";

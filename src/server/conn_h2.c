@@ -56,12 +56,14 @@ static void pump(h2_session *h);
 
 static void stream_free(h2_stream *s) {
     h2_session *h = s->h;
-    if (s->prev)
-        s->prev->next = s->next;
-    else if (h->streams_list == s)
-        h->streams_list = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
+    if (h) {
+        if (s->prev)
+            s->prev->next = s->next;
+        else if (h->streams_list == s)
+            h->streams_list = s->next;
+        if (s->next)
+            s->next->prev = s->prev;
+    }
     exchange_free(&s->ex);
     buf_free(&s->fields_text);
     buf_free(&s->body);
@@ -148,6 +150,8 @@ static void access_log(h2_stream *s) {
 static void send_response(exchange *ex) {
     h2_stream *s = ex->conn;
     h2_session *h = s->h;
+    if (s->dispatched)
+        worker_handler_done(ex->worker); /* once: exchanges answer once */
     if (s->closed) {
         /* The peer reset the stream while the handler ran. */
         stream_free(s);
@@ -214,6 +218,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
     buf_init(&s->body, (size_t)c->srv->opt.max_body_bytes);
     s->ex.conn = s;
     s->ex.server = c->srv;
+    s->ex.worker = c->w;
     s->ex.send = send_response;
     exchange_reset(&s->ex);
     s->ex.start_ns = time_mono_ns();
@@ -279,6 +284,7 @@ static void dispatch(h2_session *h, h2_stream *s) {
     exchange *ex = &s->ex;
     const char *t = s->fields_text.data;
     s->dispatched = 1;
+    worker_handler_started(h->c->w);
     for (size_t i = 0; i < s->num_fields; i++) {
         s->fields[i].name = t + s->offs[i].name_off;
         s->fields[i].name_len = s->offs[i].name_len;
@@ -485,8 +491,19 @@ void h2_free(conn *c) {
     if (h == NULL)
         return;
     nghttp2_session_del(h->ng);
-    while (h->streams_list)
-        stream_free(h->streams_list);
+    while (h->streams_list) {
+        h2_stream *s = h->streams_list;
+        h->streams_list = s->next;
+        s->prev = s->next = NULL;
+        if (s->dispatched && !s->ex.responded) {
+            /* Its handler answers later; send_response frees it. */
+            s->closed = 1;
+            s->h = NULL;
+        } else {
+            s->h = NULL;
+            stream_free(s);
+        }
+    }
     free(h);
     c->h2 = NULL;
 }

@@ -123,6 +123,7 @@ void exchange_reset(exchange *ex) {
     buf body = ex->resp_body, text = ex->resp_header_text;
     void (*send)(exchange *) = ex->send;
     void *conn = ex->conn, *server = ex->server;
+    struct worker *w = ex->worker;
     memset(ex, 0, sizeof *ex);
     body.len = 0;
     text.len = 0;
@@ -135,6 +136,7 @@ void exchange_reset(exchange *ex) {
     ex->send = send;
     ex->conn = conn;
     ex->server = server;
+    ex->worker = w;
 }
 
 void exchange_free(exchange *ex) {

@@ -84,6 +84,7 @@ struct exchange {
     void (*send)(exchange *ex);
     void *conn;
     void *server;
+    struct worker *worker; /* the loop thread that owns the exchange */
 };
 
 /* Prepares |ex| for a new request, keeping its buffers' memory. */

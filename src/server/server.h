@@ -54,6 +54,8 @@ struct worker {
     int draining;
     uv_timer_t flush_timer; /* access-log flush, armed only when needed */
     int flush_armed;
+    struct store_loop *store; /* this loop's handle on the store */
+    int handlers_in_flight;   /* asynchronous handlers not answered yet */
     char date[40]; /* "Date: ...\r\n" cached for the current second */
     size_t date_len;
     uint64_t date_sec;
@@ -61,6 +63,7 @@ struct worker {
 
 struct server {
     options opt;
+    struct store *store;
     router router;
     h1_limits h1_limits;
     worker *workers;
@@ -110,6 +113,11 @@ void conn_start(worker *w, int fd, struct tls_ctx *tls);
 typedef struct listener listener;
 int listener_open_all(server *srv, listener **out, size_t *count);
 void listener_close_all(listener *ls, size_t count);
+
+/* Bookkeeping of a handler that answers later: the worker does not
+ * finish its drain while one is out. */
+void worker_handler_started(worker *w);
+void worker_handler_done(worker *w);
 
 /* The routes objectd serves (handlers.c). */
 void handlers_init(server *srv);

@@ -60,8 +60,17 @@ static void close_walk(uv_handle_t *h, void *arg) {
 
 /* Stops the loop once draining and no connection is left. */
 static void maybe_finish(worker *w) {
-    if (w->draining && w->conns.next == &w->conns)
+    if (w->draining && w->conns.next == &w->conns &&
+        w->handlers_in_flight == 0)
         uv_stop(&w->loop);
+}
+
+void worker_handler_started(worker *w) {
+    w->handlers_in_flight++;
+}
+
+void worker_handler_done(worker *w) {
+    w->handlers_in_flight--;
 }
 
 static void on_wakeup(uv_async_t *a) {

@@ -775,6 +775,19 @@ class H2Conn:
             if pred(f):
                 return f
 
+    def read_raw_until_close(self, timeout=None):
+        """Raw bytes (not parsed as frames) until EOF or the timeout;
+        returns (bytes, closed)."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        try:
+            while self._fill(deadline):
+                pass
+        except socket.timeout:
+            pass
+        data = bytes(self.buf)
+        self.buf.clear()
+        return data, self.closed
+
     def read_until_close(self, timeout=None):
         """Reads (and processes) frames until EOF; returns True if the
         connection closed within the timeout."""

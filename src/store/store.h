@@ -1,0 +1,171 @@
+/* store: revisioned objects, behind one asynchronous interface with two
+ * backends - embedded SQLite (store_sqlite.c) and PostgreSQL (store_pg.c).
+ *
+ * The model. Every write appends an immutable revision to `revisions` and,
+ * in the same transaction, moves the object's head row in `objects` (which
+ * carries a copy of the latest revision's fields). "Latest revisions,
+ * filtered by type, ordered by updated_at" is therefore a walk of an index
+ * on the head table that stops after |limit| rows - never the
+ * `DISTINCT ON (id) ... ORDER BY id, revision DESC` view that scans every
+ * revision. A delete is a tombstone revision (deleted = 1); the history
+ * stays readable.
+ *
+ * Threads. store_open, store_migrate and store_close are blocking and run at
+ * start-up or shutdown, on the main thread. Everything else is
+ * asynchronous: called on a worker's loop thread with that loop's
+ * store_loop, it returns at once, and |cb| is later called exactly once on
+ * the same loop thread - unless the call itself returns an error, in which
+ * case |cb| is never called. SQLite work runs on libuv's thread pool (one
+ * writer connection, one reader connection per pool thread); PostgreSQL is
+ * libpq in non-blocking mode on the loop itself, with a bounded pool per
+ * loop.
+ *
+ * Ownership. Request structs and their strings only need to live until
+ * the call returns (the store copies what it keeps). A store_result and
+ * everything it points to belongs to the store and is valid only during
+ * the callback.
+ *
+ * Times are microseconds since the Unix epoch (UTC), set by the store when
+ * it writes. */
+#ifndef OBJECTD_STORE_H
+#define OBJECTD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct store store;
+typedef struct store_loop store_loop;
+
+/* Result status codes (store_result.status). */
+enum {
+    STORE_OK = 0,
+    STORE_NOT_FOUND = 1,   /* no such object (or revision) -> 404 */
+    STORE_CONFLICT = 2,    /* expected_revision is not the head -> 412 */
+    STORE_EXISTS = 3,      /* create with an id that is taken -> 409 */
+    STORE_UNAVAILABLE = 4, /* pool wait timed out, database down -> 503 */
+    STORE_ERROR = 5,       /* anything else -> 500 */
+};
+
+typedef struct store_object {
+    int64_t id;
+    int64_t revision;
+    const char *type;
+    const char *name;
+    const char *attributes; /* a JSON object, as text */
+    int64_t created_at;     /* when revision 1 was written */
+    int64_t updated_at;     /* when this revision was written */
+    const char *updated_by; /* this revision's author */
+    int deleted;            /* a tombstone revision */
+    int64_t change_seq;     /* bumped by every write touching the object */
+} store_object;
+
+typedef struct store_result {
+    int status;
+    const char *message; /* for STORE_ERROR/UNAVAILABLE; may be NULL */
+    store_object *rows;
+    size_t nrows;
+    int has_more; /* lists: at least one more row after these */
+} store_result;
+
+typedef void (*store_cb)(const store_result *res, void *arg);
+
+typedef struct store_config {
+    const char *uri;      /* "sqlite:PATH" or "postgresql://..." */
+    int sync_full;        /* SQLite: synchronous=FULL (else NORMAL) */
+    int pool_size;        /* PostgreSQL: connections for the process */
+    int64_t pool_timeout_ms;      /* PostgreSQL: acquire wait, then 503 */
+    int64_t statement_timeout_ms; /* both: per statement */
+    int nloops;           /* worker loops that will attach */
+} store_config;
+
+/* Opens the store (connects, checks the schema version). Blocking.
+ * Returns 0, or -1 with a message in |err|. */
+int store_open(store **out, const store_config *cfg, char *err,
+               size_t errlen);
+
+/* Applies the migrations not yet applied, each in its own transaction.
+ * Blocking. Returns the number applied (>= 0), or -1 with |err|. */
+int store_migrate(store *s, char *err, size_t errlen);
+
+/* 1 when every migration this build knows is applied. Any thread. */
+int store_ready(store *s);
+
+/* "sqlite" or "postgresql" (the `store` label of metrics). */
+const char *store_kind(const store *s);
+
+/* The per-loop handle, created on the main thread before the loops run;
+ * |index| is the worker's index. Freed by store_close. */
+store_loop *store_loop_attach(store *s, uv_loop_t *loop, int index);
+
+/* Closes the loop's resources (PostgreSQL connections); call on the loop's
+ * thread when it drains. Pending callbacks are still called. */
+void store_loop_detach(store_loop *sl);
+
+/* Closes everything. Blocking; after all loops have stopped. */
+void store_close(store *s);
+
+/* ---- writes -------------------------------------------------------- */
+
+typedef struct store_write {
+    int64_t id;                /* 0 on create: the store assigns one */
+    int64_t expected_revision; /* 0: any; else the head must be this */
+    const char *type;          /* NULL with keep_content */
+    const char *name;
+    const char *attributes;    /* JSON object text */
+    const char *author;
+    int deleted;       /* write a tombstone (DELETE) */
+    int keep_content;  /* copy type/name/attributes from the head (DELETE) */
+    int allow_deleted; /* may write onto a deleted head (revert revives) */
+} store_write;
+
+/* Creates revision 1 of a new object. Result: the new head (1 row), or
+ * STORE_EXISTS. */
+int store_object_create(store_loop *sl, const store_write *w, store_cb cb,
+                        void *arg);
+
+/* Appends a revision: head.revision + 1, compare-and-set against
+ * |expected_revision| when it is not 0 (checked first). Result: the new
+ * head, or STORE_NOT_FOUND (no such object, or its head is deleted and
+ * |allow_deleted| is 0), or STORE_CONFLICT (stale expected_revision). */
+int store_object_put(store_loop *sl, const store_write *w, store_cb cb,
+                     void *arg);
+
+/* ---- reads --------------------------------------------------------- */
+
+/* One object: the head when |revision| and |as_of| are 0; revision N; or
+ * the newest revision written at or before |as_of|. Deleted heads and
+ * tombstone revisions are returned (deleted = 1): the caller decides.
+ * Result: 1 row or STORE_NOT_FOUND. */
+int store_object_get(store_loop *sl, int64_t id, int64_t revision,
+                     int64_t as_of, store_cb cb, void *arg);
+
+enum store_order {
+    STORE_ORDER_UPDATED_ASC = 0,  /* updated_at, then id */
+    STORE_ORDER_UPDATED_DESC = 1, /* -updated_at, then -id */
+    STORE_ORDER_ID = 2,           /* id */
+};
+
+typedef struct store_list_query {
+    const char *type;       /* NULL: every type */
+    int64_t updated_after;  /* exclusive; 0: no bound */
+    int64_t updated_before; /* exclusive; 0: no bound */
+    int order;              /* enum store_order */
+    int has_cursor;         /* keyset: rows strictly after this key */
+    int64_t cursor_updated_at;
+    int64_t cursor_id;
+    int limit; /* 1..1000 */
+} store_list_query;
+
+/* Latest revisions of objects not deleted, by the query. Result: up to
+ * |limit| rows, has_more when another page exists. */
+int store_object_list(store_loop *sl, const store_list_query *q,
+                      store_cb cb, void *arg);
+
+/* An object's revisions, newest first: those below |before_revision| (0:
+ * from the newest). Result: up to |limit| rows (has_more), or
+ * STORE_NOT_FOUND when the object does not exist. */
+int store_revisions_list(store_loop *sl, int64_t id, int64_t before_revision,
+                         int limit, store_cb cb, void *arg);
+
+#endif
