@@ -109,12 +109,7 @@ int server_run(server *srv) {
         if ((rc = worker_init(&srv->workers[i], srv, i)) != 0)
             return rc;
 
-    rc = listener_open_all(srv, &r.listeners, &r.nlisteners);
-    if (rc)
-        goto out;
-    for (int i = 0; i < srv->nworkers; i++)
-        worker_start(&srv->workers[i]);
-
+    /* Signals first: once "listening" is logged, SIGTERM must drain. */
     uv_signal_init(&loop, &r.sigterm);
     uv_signal_init(&loop, &r.sigint);
     r.sigterm.data = r.sigint.data = &r;
@@ -122,6 +117,12 @@ int server_run(server *srv) {
     uv_signal_start(&r.sigint, on_signal, SIGINT);
     uv_timer_init(&loop, &r.drain_timer);
     r.drain_timer.data = &r;
+
+    rc = listener_open_all(srv, &r.listeners, &r.nlisteners);
+    if (rc)
+        goto out;
+    for (int i = 0; i < srv->nworkers; i++)
+        worker_start(&srv->workers[i]);
 
     log_line *l = log_begin(LOG_INFO, "started");
     log_int(l, "objectd.threads", srv->nworkers);
