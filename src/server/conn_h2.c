@@ -49,6 +49,7 @@ typedef struct h2_session {
     int open_streams;
     int in_recv;
     int goaway_sent;
+    int settings_sent; /* our first SETTINGS went out (and was patched) */
     h2_stream *streams_list;
 } h2_session;
 
@@ -72,6 +73,40 @@ static void stream_free(h2_stream *s) {
 
 /* ---- output callbacks ------------------------------------------------ */
 
+/* Our first frame is the SETTINGS that h2_start submitted, without
+ * MAX_CONCURRENT_STREAMS. Here that entry is added on the wire: nghttp2
+ * itself never learns the limit, so it never turns an excess stream into a
+ * connection error (which would lose the client's other streams); instead
+ * on_begin_headers refuses the excess stream alone (RST_STREAM
+ * REFUSED_STREAM), as RFC 9113 section 5.1.2 asks. The peer's ACK carries
+ * no payload, so nghttp2's bookkeeping of its SETTINGS still matches. */
+static int patch_first_settings(h2_session *h, const uint8_t *data,
+                                size_t len) {
+    conn *c = h->c;
+    h->settings_sent = 1;
+    if (len < 9 || data[3] != NGHTTP2_SETTINGS || data[4] != 0)
+        return 0; /* not what we expect: leave it alone */
+    size_t plen = (size_t)data[0] << 16 | (size_t)data[1] << 8 | data[2];
+    if (len < 9 + plen)
+        return 0;
+    uint32_t max = (uint32_t)c->srv->opt.h2_max_concurrent_streams;
+    uint8_t hdr[9], entry[6];
+    memcpy(hdr, data, 9);
+    hdr[0] = (uint8_t)((plen + 6) >> 16);
+    hdr[1] = (uint8_t)((plen + 6) >> 8);
+    hdr[2] = (uint8_t)(plen + 6);
+    entry[0] = 0;
+    entry[1] = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
+    entry[2] = (uint8_t)(max >> 24);
+    entry[3] = (uint8_t)(max >> 16);
+    entry[4] = (uint8_t)(max >> 8);
+    entry[5] = (uint8_t)max;
+    if (buf_append(&c->out, hdr, 9) || buf_append(&c->out, entry, 6) ||
+        buf_append(&c->out, data + 9, len - 9))
+        return -1;
+    return 1;
+}
+
 static ssize_t on_send(nghttp2_session *ng, const uint8_t *data, size_t len,
                        int flags, void *user) {
     (void)ng;
@@ -80,6 +115,13 @@ static ssize_t on_send(nghttp2_session *ng, const uint8_t *data, size_t len,
     conn *c = h->c;
     if (c->out.len + c->writing.len > H2_OUT_HIGH_WATER)
         return NGHTTP2_ERR_WOULDBLOCK;
+    if (!h->settings_sent) {
+        int rc = patch_first_settings(h, data, len);
+        if (rc < 0)
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        if (rc > 0)
+            return (ssize_t)len;
+    }
     if (buf_append(&c->out, data, len) != 0)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     return (ssize_t)len;
@@ -205,6 +247,14 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
     if (frame->hd.type != NGHTTP2_HEADERS ||
         frame->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
+    if (h->open_streams >= c->srv->opt.h2_max_concurrent_streams) {
+        /* Over our advertised limit: refuse this stream only. Its header
+         * block is still decoded by nghttp2 (HPACK state stays in step),
+         * and with no stream data attached nothing else happens. */
+        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                                  NGHTTP2_REFUSED_STREAM);
+        return 0;
+    }
     h2_stream *s = calloc(1, sizeof *s);
     if (s == NULL)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
@@ -421,9 +471,9 @@ int h2_start(conn *c) {
         return -ENOMEM;
     }
     const options *o = &c->srv->opt;
+    /* MAX_CONCURRENT_STREAMS is added on the wire: see
+     * patch_first_settings. */
     nghttp2_settings_entry iv[] = {
-        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
-         (uint32_t)o->h2_max_concurrent_streams},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE,
          (uint32_t)o->h2_initial_window_size},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
