@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bench/http1.sh - HTTP/1.1 keep-alive GET /healthz: objectd vs nginx.
+# bench/http1.sh - keep-alive GET /healthz: objectd vs nginx, over HTTP/1.1
+# (or over h2c when run as bench/http2.sh, which sets BENCH_PROTO=h2c).
 #
 # Usage: bench/http1.sh [--quick] [--only nginx|objectd]
 #
@@ -11,6 +12,7 @@
 #   ROUNDS=5           alternating rounds (order flips every round)
 #   REQUESTS=200000    h2load -n per run
 #   CONNS=16           h2load -c per run
+#   STREAMS=10         h2load -m per connection (h2c only)
 #   WARMUP=20000       requests per server before the first round (0 = none)
 #   OBJECTD, NGINX, H2LOAD, RUN_TIMEOUT, BENCH_KEEP_TMP: see bench/lib.sh
 #
@@ -56,6 +58,22 @@ for v in THREADS CONNS WARMUP ROUNDS REQUESTS; do
 done
 ((THREADS >= 1 && ROUNDS >= 1 && REQUESTS >= 1 && CONNS >= 1)) ||
     bench_die "THREADS, ROUNDS, REQUESTS and CONNS must be >= 1"
+
+BENCH_PROTO=${BENCH_PROTO:-h1}
+STREAMS=${STREAMS:-10}
+case $BENCH_PROTO in
+h1) PROTO_ARGS=(--h1 -c "$CONNS"); PROTO_NAME="HTTP/1.1" ;;
+h2c)
+    PROTO_ARGS=(-c "$CONNS" -m "$STREAMS"); PROTO_NAME="h2c"
+    # nginx speaks cleartext HTTP/2 (prior knowledge only) on an http2 listener.
+    NGINX_LISTEN_OPTS="http2 ${NGINX_LISTEN_OPTS:-}"
+    BENCH_CURL_OPTS=--http2-prior-knowledge
+    ;;
+*) bench_die "BENCH_PROTO must be h1 or h2c" ;;
+esac
+# nginx at its best for a static file: no open/fstat/close per request.
+NGINX_HTTP_EXTRA=${NGINX_HTTP_EXTRA-open_file_cache max=64 inactive=60s;}
+export NGINX_LISTEN_OPTS NGINX_HTTP_EXTRA BENCH_CURL_OPTS
 
 RPS_TARGET=0.8 # objectd req/s >= 0.8 x nginx
 CPU_TARGET=1.25 # objectd CPU/request <= 1.25 x nginx
@@ -123,7 +141,7 @@ run_one() {
     c0=$(bench_reaped_children_ticks)
     b0=$(bench_sys_busy_ticks)
     w0=$EPOCHREALTIME
-    if ! bench_h2load_run "$out" --h1 -c "$CONNS" -n "$n" -t 1 "${URL[$s]}"; then
+    if ! bench_h2load_run "$out" "${PROTO_ARGS[@]}" -n "$n" -t 1 "${URL[$s]}"; then
         cat "$out" >&2
         bench_die "$s ($label): h2load failed"
     fi
@@ -150,7 +168,8 @@ run_one() {
 }
 
 bench_log "config: threads=$THREADS rounds=$ROUNDS requests=$REQUESTS conns=$CONNS warmup=$WARMUP clk_tck=$CLK_TCK"
-echo "objectd HTTP/1.1 benchmark: GET /healthz, h2load --h1 -c $CONNS -n $REQUESTS -t 1"
+echo "objectd $PROTO_NAME benchmark: GET /healthz, h2load ${PROTO_ARGS[*]} -n $REQUESTS -t 1"
+echo "nginx extra config: ${NGINX_HTTP_EXTRA:-none}; listen options: ${NGINX_LISTEN_OPTS:-none}"
 echo "threads/workers=$THREADS rounds=$ROUNDS cpus=$(nproc) kernel=$(uname -r) busy-before=${BUSY_PCT}%"
 echo "nginx: $("$NGINX" -v 2>&1 | sed 's/^nginx version: //')  objectd: $OBJECTD"
 echo
@@ -216,6 +235,17 @@ if [[ -z $ONLY ]]; then
     echo
     printf 'objectd/nginx req/s ratio:       %6s  (target >= %s)  %s\n' "$rps_ratio" "$RPS_TARGET" "$rps_ok"
     printf 'objectd/nginx CPU/request ratio: %6s  (target <= %s)  %s\n' "$cpu_ratio" "$CPU_TARGET" "$cpu_ok"
+    # Informational: ratios within each round (the two runs are back to back,
+    # so slow drift of the machine's speed cancels out).
+    read -r -a o_rps <<<"${RPS[objectd]}"; read -r -a n_rps <<<"${RPS[nginx]}"
+    read -r -a o_cpu <<<"${CPU[objectd]}"; read -r -a n_cpu <<<"${CPU[nginx]}"
+    pr_rps=() pr_cpu=()
+    for ((i = 0; i < ROUNDS; i++)); do
+        pr_rps+=("$(bench_ratio "${o_rps[i]}" "${n_rps[i]}")")
+        pr_cpu+=("$(bench_ratio "${o_cpu[i]}" "${n_cpu[i]}")")
+    done
+    printf 'per-round ratios (info): req/s %s (median %.3f); CPU %s (median %.3f)\n' \
+        "${pr_rps[*]}" "$(bench_median "${pr_rps[@]}")" "${pr_cpu[*]}" "$(bench_median "${pr_cpu[@]}")"
     ((QUICK)) && echo "(--quick: 1 short round; figures are indicative only)"
 fi
 

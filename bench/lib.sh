@@ -29,6 +29,8 @@
 #   RUN_TIMEOUT=300 (seconds per h2load run)   BENCH_KEEP_TMP=1 (keep temp dir)
 #   NGINX_LISTEN_OPTS=""  extra words for nginx "listen" (e.g. "reuseport")
 #   NGINX_HTTP_EXTRA=""   extra directives for nginx's http{} block
+#   BENCH_CURL_OPTS=""    extra curl options for the readiness checks
+#                         (--http2-prior-knowledge for h2c listeners)
 
 BENCH_ROOT=${BENCH_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 NGINX=${NGINX:-/usr/sbin/nginx}
@@ -112,7 +114,7 @@ bench_wait_http() {
         if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
             return 1
         fi
-        code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$url" 2>/dev/null)
+        code=$(curl -s ${BENCH_CURL_OPTS:-} -o /dev/null -m 2 -w '%{http_code}' "$url" 2>/dev/null)
         [[ $code == 200 ]] && return 0
         sleep 0.1
     done
@@ -123,9 +125,9 @@ bench_wait_http() {
 bench_check_body() {
     local url=$1 name=$2 got want ctype
     want=$(printf '%s\n' "$BENCH_HEALTHZ_BODY" | od -An -tx1 | tr -d ' \n')
-    got=$(curl -s -m 5 "$url" | od -An -tx1 | tr -d ' \n')
+    got=$(curl -s ${BENCH_CURL_OPTS:-} -m 5 "$url" | od -An -tx1 | tr -d ' \n')
     [[ $got == "$want" ]] || bench_die "$name: unexpected /healthz body (hex $got)"
-    ctype=$(curl -s -m 5 -o /dev/null -w '%{content_type}' "$url")
+    ctype=$(curl -s ${BENCH_CURL_OPTS:-} -m 5 -o /dev/null -w '%{content_type}' "$url")
     [[ $ctype == application/json* ]] ||
         bench_die "$name: unexpected Content-Type '$ctype'"
 }
