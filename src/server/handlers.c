@@ -1,7 +1,11 @@
 /* handlers: the operations endpoints (and the routes table). */
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "api.h"
 #include "server.h"
+#include "store.h"
 
 static void healthz(exchange *ex) {
     static const char body[] = "{\"status\":\"ok\"}\n";
@@ -10,6 +14,12 @@ static void healthz(exchange *ex) {
 
 static void readyz(exchange *ex) {
     server *srv = ex->server;
+    if (srv->store && !store_ready(srv->store)) {
+        static const char body[] = "{\"status\":\"migrations pending\"}\n";
+        exchange_add_header(ex, "retry-after", "5", 1);
+        exchange_respond(ex, 503, "application/json", body, sizeof body - 1);
+        return;
+    }
     if (atomic_load(&srv->draining)) {
         static const char body[] = "{\"status\":\"draining\"}\n";
         exchange_add_header(ex, "retry-after", "5", 1);
@@ -25,23 +35,35 @@ static void debug_echo(exchange *ex) {
                      ex->body_len);
 }
 
-static const route base_routes[] = {
+static const route ops_routes[] = {
     {HTTP_GET, "/healthz", healthz},
     {HTTP_GET, "/readyz", readyz},
 };
 
-static const route echo_routes[] = {
-    {HTTP_GET, "/healthz", healthz},
-    {HTTP_GET, "/readyz", readyz},
-    {HTTP_POST, "/debug/echo", debug_echo},
-};
+static const route echo_route = {HTTP_POST, "/debug/echo", debug_echo};
 
-void handlers_init(server *srv) {
-    if (srv->opt.debug_echo) {
-        srv->router.routes = echo_routes;
-        srv->router.count = sizeof echo_routes / sizeof echo_routes[0];
-    } else {
-        srv->router.routes = base_routes;
-        srv->router.count = sizeof base_routes / sizeof base_routes[0];
+/* One table: the operations endpoints, the API when there is a store, and
+ * the echo endpoint when asked for. */
+int handlers_init(server *srv) {
+    size_t n = sizeof ops_routes / sizeof ops_routes[0];
+    size_t cap = n + api_object_route_count + 1;
+    route *all = calloc(cap, sizeof *all);
+    if (all == NULL)
+        return -1;
+    memcpy(all, ops_routes, sizeof ops_routes);
+    if (srv->store) {
+        memcpy(all + n, api_object_routes,
+               api_object_route_count * sizeof *all);
+        n += api_object_route_count;
     }
+    if (srv->opt.debug_echo)
+        all[n++] = echo_route;
+    srv->router.routes = all;
+    srv->router.count = n;
+    return 0;
+}
+
+void handlers_free(server *srv) {
+    free((route *)srv->router.routes);
+    srv->router.routes = NULL;
 }

@@ -7,6 +7,7 @@
 #include "cpus.h"
 #include "log.h"
 #include "server.h"
+#include "store.h"
 #include "tls.h"
 
 #ifndef OBJECTD_VERSION
@@ -18,10 +19,12 @@ static void usage(FILE *out) {
             "objectd %s - an HTTP/1.1 and HTTP/2 API server for tracked objects\n"
             "\n"
             "Usage: objectd [serve] [OPTIONS]\n"
+            "       objectd migrate [OPTIONS]\n"
             "       objectd --version\n"
             "\n"
             "Commands:\n"
             "  serve      serve the API (the default)\n"
+            "  migrate    apply pending schema migrations to --db, then exit\n"
             "\n"
             "Options (each also OBJECTD_<NAME> in the environment, and\n"
             "'name = value' in a --config file; flags win, then the\n"
@@ -35,7 +38,48 @@ static void usage(FILE *out) {
             "second one closes at once.\n");
 }
 
-static int cmd_serve(int argc, char **argv) {
+static void store_config_from(const options *o, store_config *sc, int nloops) {
+    memset(sc, 0, sizeof *sc);
+    sc->uri = o->db;
+    sc->sync_full = strcmp(o->sync, "full") == 0;
+    sc->pool_size = (int)o->db_pool_size;
+    sc->pool_timeout_ms = o->db_pool_timeout_ms;
+    sc->statement_timeout_ms = o->db_statement_timeout_ms;
+    sc->nloops = nloops;
+}
+
+/* Opens --db and, unless told not to, migrates it. Returns 0 or 1 (after
+ * logging why). */
+static int open_store(server *srv, int migrate) {
+    store_config sc;
+    char err[512];
+    store_config_from(&srv->opt, &sc, srv->nworkers);
+    if (store_open(&srv->store, &sc, err, sizeof err) != 0) {
+        log_line *l = log_begin(LOG_ERROR, "cannot open the store");
+        log_str(l, "error.message", err);
+        log_end(l);
+        return 1;
+    }
+    if (migrate) {
+        int n = store_migrate(srv->store, err, sizeof err);
+        log_line *l = log_begin(n < 0 ? LOG_ERROR : LOG_INFO,
+                                n < 0 ? "migration failed" : "migrated");
+        if (n < 0)
+            log_str(l, "error.message", err);
+        else
+            log_int(l, "objectd.migrations_applied", n);
+        log_str(l, "db.system", store_kind(srv->store));
+        log_end(l);
+        if (n < 0) {
+            store_close(srv->store);
+            srv->store = NULL;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int cmd_serve(int argc, char **argv, int migrate_only) {
     server srv;
     memset(&srv, 0, sizeof srv);
     char err[512];
@@ -81,13 +125,28 @@ static int cmd_serve(int argc, char **argv) {
     char why[128];
     int cpus = cpus_available(why, sizeof why);
     srv.nworkers = srv.opt.threads > 0 ? (int)srv.opt.threads : cpus;
+    if (migrate_only) {
+        rc = open_store(&srv, 1);
+        store_close(srv.store);
+        tls_ctx_free(srv.tls);
+        log_access_close();
+        config_free(&options_spec, &srv.opt);
+        return rc;
+    }
     log_line *l = log_begin(LOG_INFO, "starting");
     log_str(l, "service.version", OBJECTD_VERSION);
     log_int(l, "objectd.threads", srv.nworkers);
     log_str(l, "objectd.cpus", why);
     log_end(l);
 
+    if (open_store(&srv, strcmp(srv.opt.migrate, "auto") == 0) != 0) {
+        tls_ctx_free(srv.tls);
+        log_access_close();
+        config_free(&options_spec, &srv.opt);
+        return 1;
+    }
     rc = server_run(&srv);
+    store_close(srv.store);
     tls_ctx_free(srv.tls);
     log_access_close();
     config_free(&options_spec, &srv.opt);
@@ -101,7 +160,9 @@ int main(int argc, char **argv) {
     }
     if (argc > 1 && argv[1][0] != '-') {
         if (strcmp(argv[1], "serve") == 0)
-            return cmd_serve(argc - 2, argv + 2);
+            return cmd_serve(argc - 2, argv + 2, 0);
+        if (strcmp(argv[1], "migrate") == 0)
+            return cmd_serve(argc - 2, argv + 2, 1);
         if (strcmp(argv[1], "help") == 0) {
             usage(stdout);
             return 0;
@@ -110,5 +171,5 @@ int main(int argc, char **argv) {
                 argv[1]);
         return 2;
     }
-    return cmd_serve(argc - 1, argv + 1);
+    return cmd_serve(argc - 1, argv + 1, 0);
 }

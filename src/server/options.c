@@ -58,6 +58,21 @@ static const config_option table[] = {
     OPT("h2-connection-window-size", CONFIG_SIZE, "16m", 65535, 2147483647,
         NULL, h2_connection_window_size,
         "HTTP/2 connection-level receive window"),
+    OPT("db", CONFIG_STRING, "sqlite:data/objectd.db", 0, 0, NULL, db,
+        "the store: sqlite:PATH, or a PostgreSQL URI postgresql://..."),
+    OPT("migrate", CONFIG_ENUM, "auto", 0, 0, "auto|off", migrate,
+        "apply pending schema migrations at start-up (off: /readyz "
+        "fails until `objectd migrate` ran)"),
+    OPT("sync", CONFIG_ENUM, "full", 0, 0, "full|normal", sync,
+        "SQLite durability: full fsyncs every commit (survives power "
+        "loss); normal survives a crash of objectd, not of the machine"),
+    OPT("db-pool-size", CONFIG_INT, "16", 1, 10000, NULL, db_pool_size,
+        "PostgreSQL connections for the process, split across the loops"),
+    OPT("db-pool-timeout", CONFIG_DURATION, "5s", 1, 600000, NULL,
+        db_pool_timeout_ms,
+        "longest wait for a pooled connection; then 503 + Retry-After"),
+    OPT("db-statement-timeout", CONFIG_DURATION, "30s", 1, 3600000, NULL,
+        db_statement_timeout_ms, "longest a database statement may run"),
     OPT("debug-echo", CONFIG_BOOL, "false", 0, 0, NULL, debug_echo,
         "serve POST /debug/echo, which returns the request body (testing)"),
 };

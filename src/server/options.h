@@ -29,6 +29,12 @@ typedef struct options {
     int64_t h2_initial_window_size;
     int64_t h2_connection_window_size;
     int debug_echo;
+    char *db;
+    char *migrate;
+    char *sync;
+    int64_t db_pool_size;
+    int64_t db_pool_timeout_ms;
+    int64_t db_statement_timeout_ms;
 } options;
 
 extern const config_spec options_spec;

@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "server.h"
+#include "store.h"
 #include "timeutil.h"
 
 typedef struct runner {
@@ -100,14 +101,20 @@ int server_run(server *srv) {
     srv->h1_limits.max_head_bytes = (size_t)srv->opt.max_header_bytes;
     srv->h1_limits.max_target_bytes = (size_t)srv->opt.max_header_bytes;
     srv->h1_limits.max_headers = (size_t)srv->opt.max_headers;
-    handlers_init(srv);
+    if (handlers_init(srv) != 0)
+        return -ENOMEM;
 
     srv->workers = calloc((size_t)srv->nworkers, sizeof *srv->workers);
     if (srv->workers == NULL)
         return -ENOMEM;
-    for (int i = 0; i < srv->nworkers; i++)
+    for (int i = 0; i < srv->nworkers; i++) {
         if ((rc = worker_init(&srv->workers[i], srv, i)) != 0)
             return rc;
+        if (srv->store &&
+            (srv->workers[i].store = store_loop_attach(
+                 srv->store, &srv->workers[i].loop, i)) == NULL)
+            return -ENOMEM;
+    }
 
     /* Signals first: once "listening" is logged, SIGTERM must drain. */
     uv_signal_init(&loop, &r.sigterm);
@@ -171,6 +178,7 @@ out:
     }
     free(srv->workers);
     srv->workers = NULL;
+    handlers_free(srv);
     log_access_flush();
     return rc;
 }

@@ -120,6 +120,7 @@ void worker_handler_started(worker *w);
 void worker_handler_done(worker *w);
 
 /* The routes objectd serves (handlers.c). */
-void handlers_init(server *srv);
+int handlers_init(server *srv);
+void handlers_free(server *srv);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "log.h"
 #include "server.h"
+#include "store.h"
 #include "timeutil.h"
 
 void worker_add_conn(worker *w, conn_link *c) {
@@ -135,7 +136,10 @@ static void worker_main(void *arg) {
 
     uv_run(&w->loop, UV_RUN_DEFAULT);
 
-    /* Drained: close what is left (timers, the wake-up) and finish. */
+    /* Drained: close what is left (database connections, timers, the
+     * wake-up) and finish. */
+    if (w->store)
+        store_loop_detach(w->store);
     uv_walk(&w->loop, close_walk, NULL);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     log_thread_cleanup();

@@ -1,0 +1,12 @@
+/* api: the /api/v1 route tables, one per resource module. */
+#ifndef OBJECTD_API_H
+#define OBJECTD_API_H
+
+#include <stddef.h>
+
+#include "router.h"
+
+extern const route api_object_routes[];
+extern const size_t api_object_route_count;
+
+#endif
