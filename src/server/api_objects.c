@@ -9,6 +9,7 @@
  * first, so concurrent writers never lose an update. */
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +31,26 @@ enum {
     MAX_AUTHOR_BYTES = 128,
     DEFAULT_LIMIT = 50,
     MAX_LIMIT = 1000,
-    PATCH_ATTEMPTS = 8,
+    PATCH_ATTEMPTS = 64,
 };
 
 /* ---- problem+json with per-field errors ------------------------------ */
+
+/* "/" + |key| as an RFC 6901 JSON pointer: "~" -> "~0", "/" -> "~1".
+ * Truncated (never cut inside an escape) to fit |outlen|. */
+static void json_pointer_member(const char *key, char *out, size_t outlen) {
+    size_t n = 0;
+    out[n++] = '/';
+    for (const char *p = key; *p && n + 3 < outlen; p++) {
+        if (*p == '~' || *p == '/') {
+            out[n++] = '~';
+            out[n++] = *p == '~' ? '0' : '1';
+        } else {
+            out[n++] = *p;
+        }
+    }
+    out[n] = '\0';
+}
 
 typedef struct field_errors {
     buf list; /* the errors[] members, comma-separated */
@@ -198,8 +215,33 @@ static int check_content_type(exchange *ex, const char *const *accepted) {
 /* Parses the body as JSON; NULL after answering 400. */
 static json_t *parse_body(exchange *ex) {
     json_error_t err;
-    json_t *doc = json_loadb(ex->body ? ex->body : "", ex->body_len,
-                             JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
+    const size_t flags = JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL |
+                         JSON_DECODE_ANY;
+    json_t *doc = json_loadb(ex->body ? ex->body : "", ex->body_len, flags,
+                             &err);
+    if (doc == NULL && (strstr(err.text, "too big integer") ||
+                        strstr(err.text, "real number overflow"))) {
+        /* Well-formed JSON with a number we cannot hold: a broken rule
+         * (422), not a syntax error. Find where, if integers read as
+         * doubles make it fit. */
+        json_error_t err2;
+        json_t *approx = json_loadb(ex->body, ex->body_len,
+                                    flags | JSON_DECODE_INT_AS_REAL, &err2);
+        field_errors fe;
+        fe_init(&fe);
+        json_t *id = approx ? json_object_get(approx, "id") : NULL;
+        if (id && json_is_real(id) &&
+            fabs(json_real_value(id)) >= 9.2233720368547758e18)
+            fe_add(&fe, "/id", "must be a positive integer below 2^63");
+        else
+            fe_add(&fe, approx && json_object_get(approx, "attributes")
+                            ? "/attributes"
+                            : "",
+                   "numbers must fit a 64-bit integer or a finite double");
+        json_decref(approx);
+        fe_respond(ex, &fe, 422, "a number is out of range");
+        return NULL;
+    }
     if (doc == NULL) {
         char detail[256];
         snprintf(detail, sizeof detail,
@@ -265,8 +307,8 @@ static int validate_content(exchange *ex, json_t *doc, int64_t path_id,
     json_object_foreach(doc, key, v) {
         if (strcmp(key, "type") && strcmp(key, "name") &&
             strcmp(key, "attributes") && strcmp(key, "id")) {
-            char ptr[96], detail[128];
-            snprintf(ptr, sizeof ptr, "/%.80s", key);
+            char ptr[256], detail[128];
+            json_pointer_member(key, ptr, sizeof ptr);
             snprintf(detail, sizeof detail,
                      "unknown member; objects have id, type, name and "
                      "attributes");

@@ -13,8 +13,9 @@
  * loop - then move the socket into the loop with uv_poll. Requests are
  * PQsendQueryPrepared + PQflush (poll writable while it returns 1), and on
  * readable PQconsumeInput / PQisBusy / PQgetResult. A lost connection fails
- * its request with STORE_UNAVAILABLE (a read is resent once: it changes
- * nothing; a write never is, it may have committed) and reconnects after a
+ * its request with STORE_UNAVAILABLE (a read is resent, up to 3 times: it
+ * changes nothing; a write never is, it may have committed) and reconnects
+ * after a
  * backoff of 100 ms doubling to 5 s. PQcancel, which also blocks, runs on
  * the thread pool too.
  *
@@ -888,10 +889,9 @@ static void conn_retry_later(pg_conn *c) {
 
 /* The last step of a detached connection: its handles are closed. */
 static void conn_close(pg_conn *c) {
-    if (c->timer_open) {
+    if (c->timer_open && !uv_is_closing((uv_handle_t *)&c->timer))
         uv_close((uv_handle_t *)&c->timer, NULL);
-        c->timer_open = 0;
-    }
+    c->timer_open = 0;
     c->state = CONN_CLOSED;
 }
 
@@ -1116,11 +1116,6 @@ static void conn_finish(pg_conn *c) {
     c->state = CONN_IDLE;
     uv_timer_stop(&c->timer);
     uv_poll_start(&c->poll, UV_READABLE, on_poll);
-    if (pl->detaching) {
-        c->state = CONN_CLOSING;
-        c->poll_open = 0;
-        uv_close((uv_handle_t *)&c->poll, on_poll_closed);
-    }
     req_complete(req);
     dispatch(pl);
 }
@@ -1221,39 +1216,65 @@ static void *pg_loop_attach(void *impl, uv_loop_t *loop, int index) {
     return pl;
 }
 
+/* Final and synchronous: the worker closes every handle still open on its
+ * loop right after this returns (uv_walk), so nothing here waits for the
+ * loop. Every pending callback runs now - waiting requests and those in
+ * flight get STORE_UNAVAILABLE (a write in flight may still commit, as on
+ * any lost connection) - and every socket is unpolled and closed. Only
+ * thread-pool work (connects, cancels) may still complete; it touches no
+ * handle. */
 static void pg_loop_detach(void *loop_impl) {
     pg_loop *pl = loop_impl;
     if (pl == NULL || pl->detaching)
         return;
     pl->detaching = 1;
-    uv_close((uv_handle_t *)&pl->queue_timer, NULL);
-    uv_close((uv_handle_t *)&pl->tick, NULL);
+    if (!uv_is_closing((uv_handle_t *)&pl->queue_timer))
+        uv_close((uv_handle_t *)&pl->queue_timer, NULL);
+    if (!uv_is_closing((uv_handle_t *)&pl->tick))
+        uv_close((uv_handle_t *)&pl->tick, NULL);
+
+    pg_req *waiting = pl->qhead, *done = pl->done_head, *flying = NULL;
+    pl->qhead = pl->qtail = pl->done_head = pl->done_tail = NULL;
+    pl->qlen = 0;
     for (int i = 0; i < pl->nconns; i++) {
         pg_conn *c = &pl->conns[i];
+        if (c->timer_open && !uv_is_closing((uv_handle_t *)&c->timer))
+            uv_close((uv_handle_t *)&c->timer, NULL);
+        c->timer_open = 0;
         switch (c->state) {
         case CONN_INIT:
         case CONN_DOWN:
-            conn_close(c);
+            c->state = CONN_CLOSED;
             break;
-        case CONN_CONNECTING: /* connect_done closes it */
-        case CONN_CLOSING:    /* on_poll_closed closes it */
+        case CONN_CONNECTING: /* connect_done finishes it */
+        case CONN_CLOSING:    /* on_poll_closed finishes it */
+        case CONN_CLOSED:
             break;
         case CONN_IDLE:
-            c->state = CONN_CLOSING;
-            c->poll_open = 0;
-            uv_close((uv_handle_t *)&c->poll, on_poll_closed);
-            break;
         case CONN_BUSY:
-            /* Its callback still comes: when the statement ends, cancelled
-             * now, or when the watchdog gives up on it. */
-            conn_cancel(c);
-            uv_timer_start(&c->timer, on_watchdog, PG_CANCEL_GRACE_MS, 0);
+            if (c->req != NULL) {
+                /* Stop the statement: nobody will read its result. */
+                conn_cancel(c);
+                c->req->next = flying;
+                flying = c->req;
+                c->req = NULL;
+            }
+            /* uv_close stops polling at once, so the socket may close
+             * now. */
+            c->poll_open = 0;
+            uv_close((uv_handle_t *)&c->poll, NULL);
+            PQfinish(c->pg);
+            c->pg = NULL;
+            c->state = CONN_CLOSED;
             break;
         }
     }
-    pg_req *waiting = pl->qhead, *done = pl->done_head;
-    pl->qhead = pl->qtail = pl->done_head = pl->done_tail = NULL;
-    pl->qlen = 0;
+    while (flying != NULL) {
+        pg_req *req = flying;
+        flying = req->next;
+        req_fail(req, STORE_UNAVAILABLE,
+                 "the store closed with the statement in flight");
+    }
     while (waiting != NULL) {
         pg_req *req = waiting;
         waiting = req->next;
@@ -1275,7 +1296,8 @@ static void fmt_i64(char *out, size_t len, int64_t v) {
 static int pg_object_create(void *loop_impl, const store_write *w,
                             store_cb cb, void *arg) {
     if (w->id < 0 || w->type == NULL || w->name == NULL ||
-        w->attributes == NULL || w->author == NULL || cb == NULL)
+        w->attributes == NULL || w->author == NULL || w->deleted ||
+        w->keep_content || cb == NULL)
         return -EINVAL;
     char id[24];
     fmt_i64(id, sizeof id, w->id);
@@ -1289,8 +1311,8 @@ static int pg_object_create(void *loop_impl, const store_write *w,
 
 static int pg_object_put(void *loop_impl, const store_write *w, store_cb cb,
                          void *arg) {
-    if (w->id <= 0 || w->expected_revision < 0 || w->author == NULL ||
-        cb == NULL ||
+    /* Any id: one that no object has is STORE_NOT_FOUND, as in SQLite. */
+    if (w->expected_revision < 0 || w->author == NULL || cb == NULL ||
         (!w->keep_content &&
          (w->type == NULL || w->name == NULL || w->attributes == NULL)))
         return -EINVAL;
@@ -1315,7 +1337,7 @@ static int pg_object_put(void *loop_impl, const store_write *w, store_cb cb,
 
 static int pg_object_get(void *loop_impl, int64_t id, int64_t revision,
                          int64_t as_of, store_cb cb, void *arg) {
-    if (id <= 0 || revision < 0 || as_of < 0 || cb == NULL)
+    if (revision < 0 || as_of < 0 || cb == NULL)
         return -EINVAL;
     char sid[24], second[24];
     fmt_i64(sid, sizeof sid, id);
@@ -1341,11 +1363,10 @@ static int pg_object_get(void *loop_impl, int64_t id, int64_t revision,
  * parameters, or -EINVAL. */
 static int list_params(const store_list_query *q, int *stmt,
                        char nums[5][24], const char *vals[6]) {
-    if (q->limit < 1 || q->limit > PG_LIST_MAX || q->updated_after < 0 ||
-        q->updated_before < 0)
+    if (q->limit < 1 || q->limit > PG_LIST_MAX)
         return -EINVAL;
-    int64_t after = q->updated_after > 0 ? q->updated_after : INT64_MIN;
-    int64_t before = q->updated_before > 0 ? q->updated_before : INT64_MAX;
+    int64_t after = q->updated_after != 0 ? q->updated_after : INT64_MIN;
+    int64_t before = q->updated_before != 0 ? q->updated_before : INT64_MAX;
     int64_t key[2];
     int nkey;
     int typed = q->type != NULL;
@@ -1407,8 +1428,7 @@ static int pg_object_list(void *loop_impl, const store_list_query *q,
 static int pg_revisions_list(void *loop_impl, int64_t id,
                              int64_t before_revision, int limit, store_cb cb,
                              void *arg) {
-    if (id <= 0 || before_revision < 0 || limit < 1 || limit > PG_LIST_MAX ||
-        cb == NULL)
+    if (before_revision < 0 || limit < 1 || limit > PG_LIST_MAX || cb == NULL)
         return -EINVAL;
     char sid[24], before[24], lim[24];
     fmt_i64(sid, sizeof sid, id);
