@@ -94,10 +94,9 @@ static const char migration_2[] =
     "            RETURN NEXT;\n"
     "            RETURN;\n"
     "        END IF;\n"
-    /* Move the sequence past it so assigned ids rarely have to skip. Not
-     * atomic with racing nextval calls; the loop above covers that. */
-    "        PERFORM setval('objects_id_seq', v_id)\n"
-    "            FROM objects_id_seq WHERE last_value < v_id;\n"
+    /* The sequence is not moved past an explicit id: one far ahead (up to
+     * 2^63 - 1) would exhaust it. Assigned ids skip taken ones instead
+     * (the loop above). */
     "    END IF;\n"
     "    INSERT INTO revisions (object_id, revision, type, name, attributes,\n"
     "        updated_at, author, deleted)\n"

@@ -69,10 +69,10 @@ enum {
 
 /* Every read returns these columns in this order (row_parse). */
 #define HEAD_COLS                                                              \
-    "id, revision, type, name, attributes, created_at, updated_at, "          \
+    "id, revision, type, name, attributes, created_at, updated_at, "           \
     "updated_by, deleted, change_seq"
 #define REV_COLS                                                               \
-    "r.object_id, r.revision, r.type, r.name, r.attributes, o.created_at, "   \
+    "r.object_id, r.revision, r.type, r.name, r.attributes, o.created_at, "    \
     "r.updated_at, r.author, r.deleted, o.change_seq"
 #define NCOLS 10
 
@@ -131,17 +131,15 @@ static const struct {
                                 "AND updated_at < $2 "
                                 "AND (updated_at, id) < ($3, $4) "
                                 "ORDER BY updated_at DESC, id DESC LIMIT $5"},
-    [ST_LIST_ID] = {"od_list_id",
-                    LIST_FROM "NOT deleted AND updated_at > $1 "
-                              "AND updated_at < $2 AND id > $3 "
-                              "ORDER BY id LIMIT $4"},
+    [ST_LIST_ID] = {"od_list_id", LIST_FROM "NOT deleted AND updated_at > $1 "
+                                            "AND updated_at < $2 AND id > $3 "
+                                            "ORDER BY id LIMIT $4"},
     [ST_LIST_TYPE_ASC] = {"od_list_type_asc",
                           LIST_FROM "type = $1 AND NOT deleted "
                                     "AND updated_at > $2 AND updated_at < $3 "
                                     "AND (updated_at, id) > ($4, $5) "
                                     "ORDER BY updated_at, id LIMIT $6"},
-    [ST_LIST_TYPE_DESC] = {"od_list_type_desc",
-                           LIST_FROM
+    [ST_LIST_TYPE_DESC] = {"od_list_type_desc", LIST_FROM
                            "type = $1 AND NOT deleted "
                            "AND updated_at > $2 AND updated_at < $3 "
                            "AND (updated_at, id) < ($4, $5) "
@@ -206,7 +204,7 @@ struct pg_conn {
     uv_timer_t timer; /* backoff while DOWN, watchdog while BUSY */
     int timer_open;
     uv_work_t connect_work;
-    PGconn *new_pg;         /* set by the thread pool */
+    PGconn *new_pg;           /* set by the thread pool */
     char new_err[PG_MSG_MAX]; /* set by the thread pool */
     uint64_t backoff_ms;
     int connect_waiting; /* DOWN, waiting for a connect slot */
@@ -214,7 +212,7 @@ struct pg_conn {
     int flushing;
     int have_result; /* the request's result is taken */
     int cancelled;   /* the watchdog has sent a cancel */
-    int broken;    /* the result said the connection is gone */
+    int broken;      /* the result said the connection is gone */
 };
 
 struct pg_loop {
@@ -276,8 +274,8 @@ static void notice_discard(void *arg, const char *message) {
 static PGconn *connect_blocking(const char *uri, char *err, size_t errlen) {
     char timeout[16];
     snprintf(timeout, sizeof timeout, "%d", PG_CONNECT_TIMEOUT_S);
-    const char *const keys[] = {"application_name", "connect_timeout",
-                                "dbname", NULL};
+    const char *const keys[] = {"application_name", "connect_timeout", "dbname",
+                                NULL};
     const char *const vals[] = {"objectd", timeout, uri, NULL};
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     if (pg == NULL) {
@@ -349,9 +347,8 @@ static int pg_open(void **impl, const store_config *cfg, char *err,
     int pool = cfg->pool_size > 0 ? cfg->pool_size : PG_DEFAULT_POOL_SIZE;
     int nloops = cfg->nloops > 0 ? cfg->nloops : 1;
     st->conns_per_loop = (pool + nloops - 1) / nloops;
-    st->pool_timeout_ms = cfg->pool_timeout_ms > 0
-                              ? cfg->pool_timeout_ms
-                              : PG_DEFAULT_POOL_TIMEOUT_MS;
+    st->pool_timeout_ms = cfg->pool_timeout_ms > 0 ? cfg->pool_timeout_ms
+                                                   : PG_DEFAULT_POOL_TIMEOUT_MS;
     st->statement_timeout_ms =
         cfg->statement_timeout_ms > 0 ? cfg->statement_timeout_ms : 0;
 
@@ -652,8 +649,9 @@ static int submit(pg_loop *pl, pg_req *req) {
         return -ESHUTDOWN;
     }
     if (pl->qlen >= PG_QUEUE_MAX) {
-        req_defer(req, STORE_UNAVAILABLE, "too many requests waiting for "
-                                          "a database connection");
+        req_defer(req, STORE_UNAVAILABLE,
+                  "too many requests waiting for "
+                  "a database connection");
         return 0;
     }
     queue_push(pl, req, 0);
@@ -750,10 +748,9 @@ static void result_take(pg_conn *c, pg_req *req, const PGresult *r) {
         const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
         if (PQstatus(c->pg) == CONNECTION_BAD || sqlstate_conn_gone(state))
             c->broken = 1;
-        req_set_status(req,
-                       sqlstate_transient(state) ? STORE_UNAVAILABLE
-                                                 : STORE_ERROR,
-                       PQresultErrorMessage(r));
+        req_set_status(
+            req, sqlstate_transient(state) ? STORE_UNAVAILABLE : STORE_ERROR,
+            PQresultErrorMessage(r));
         return;
     }
     int n = PQntuples(r);
@@ -954,8 +951,8 @@ static void conn_start_connect(pg_conn *c) {
         return;
     }
     c->state = CONN_CONNECTING;
-    if (uv_queue_work(pl->loop, &c->connect_work, connect_work,
-                      connect_done) != 0) {
+    if (uv_queue_work(pl->loop, &c->connect_work, connect_work, connect_done) !=
+        0) {
         set_msg(pl->last_err, sizeof pl->last_err, "uv_queue_work failed");
         conn_retry_later(c);
         return;
@@ -999,8 +996,7 @@ static void conn_cancel(pg_conn *c) {
         return;
     job->cancel = PQgetCancel(c->pg);
     if (job->cancel == NULL ||
-        uv_queue_work(c->pl->loop, &job->work, cancel_work, cancel_done) !=
-            0) {
+        uv_queue_work(c->pl->loop, &job->work, cancel_work, cancel_done) != 0) {
         PQfreeCancel(job->cancel);
         free(job);
         return;
@@ -1049,8 +1045,7 @@ static void conn_lost(pg_conn *c, const char *why) {
     }
     if (req == NULL)
         return;
-    if (!req->is_write && req->resends < PG_READ_RESENDS &&
-        !pl->detaching) {
+    if (!req->is_write && req->resends < PG_READ_RESENDS && !pl->detaching) {
         req->resends++;
         req_set_status(req, STORE_OK, NULL);
         queue_push(pl, req, 1);
@@ -1096,10 +1091,9 @@ static void conn_send(pg_conn *c, pg_req *req) {
     c->state = CONN_BUSY;
     c->have_result = c->cancelled = c->broken = 0;
     if (pl->st->statement_timeout_ms > 0)
-        uv_timer_start(&c->timer, on_watchdog,
-                       (uint64_t)pl->st->statement_timeout_ms +
-                           PG_WATCHDOG_SLACK_MS,
-                       0);
+        uv_timer_start(
+            &c->timer, on_watchdog,
+            (uint64_t)pl->st->statement_timeout_ms + PG_WATCHDOG_SLACK_MS, 0);
     if (conn_flush(c) != 0)
         conn_lost(c, PQerrorMessage(c->pg));
 }
@@ -1293,8 +1287,8 @@ static void fmt_i64(char *out, size_t len, int64_t v) {
     snprintf(out, len, "%" PRId64, v);
 }
 
-static int pg_object_create(void *loop_impl, const store_write *w,
-                            store_cb cb, void *arg) {
+static int pg_object_create(void *loop_impl, const store_write *w, store_cb cb,
+                            void *arg) {
     if (w->id < 0 || w->type == NULL || w->name == NULL ||
         w->attributes == NULL || w->author == NULL || w->deleted ||
         w->keep_content || cb == NULL)
@@ -1361,8 +1355,8 @@ static int pg_object_get(void *loop_impl, int64_t id, int64_t revision,
 /* The statement and parameters of a list query. |nums| holds the text of
  * the numeric parameters; |vals| points into it. Returns the number of
  * parameters, or -EINVAL. */
-static int list_params(const store_list_query *q, int *stmt,
-                       char nums[5][24], const char *vals[6]) {
+static int list_params(const store_list_query *q, int *stmt, char nums[5][24],
+                       const char *vals[6]) {
     if (q->limit < 1 || q->limit > PG_LIST_MAX)
         return -EINVAL;
     int64_t after = q->updated_after != 0 ? q->updated_after : INT64_MIN;
@@ -1457,8 +1451,8 @@ int store_pg_sleep(void *loop_impl, int64_t ms, store_cb cb, void *arg) {
 
 /* ---- EXPLAIN --------------------------------------------------------- */
 
-int store_pg_explain_list(const char *uri, const store_list_query *q,
-                          char *out, size_t outlen) {
+int store_pg_explain_list(const char *uri, const store_list_query *q, char *out,
+                          size_t outlen) {
     char nums[5][24];
     const char *vals[6];
     int stmt, rc = -EIO;
@@ -1511,8 +1505,8 @@ int store_pg_explain_list(const char *uri, const store_list_query *q,
         char *lit = PQescapeLiteral(pg, vals[i], strlen(vals[i]));
         if (lit == NULL)
             goto conn_error;
-        len += (size_t)snprintf(sql + len, cap - len, "%s%s", i ? ", " : "",
-                                lit);
+        len +=
+            (size_t)snprintf(sql + len, cap - len, "%s%s", i ? ", " : "", lit);
         PQfreemem(lit);
     }
     snprintf(sql + len, cap - len, ")");

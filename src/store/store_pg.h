@@ -27,8 +27,8 @@ extern const int store_pg_nmigrations;
  * and benchmarks. Writes the JSON plan, or an error message, to |out|
  * (always NUL-terminated, truncated to |outlen|). Returns 0, -EINVAL for a
  * bad query, or -EIO on a database error. */
-int store_pg_explain_list(const char *uri, const store_list_query *q,
-                          char *out, size_t outlen);
+int store_pg_explain_list(const char *uri, const store_list_query *q, char *out,
+                          size_t outlen);
 
 /* Test hook: occupies one pooled connection of the loop |loop_impl| (the
  * backend's handle from store_pg_backend.loop_attach) with

@@ -301,8 +301,7 @@ static void test_create(void) {
 
     /* Explicit ids: taken once, then STORE_EXISTS. */
     int64_t explicit_id = r.id + 1000;
-    CHECK_EQ_INT(create(&g, explicit_id, "widget", "explicit", "{}"),
-                 STORE_OK);
+    CHECK_EQ_INT(create(&g, explicit_id, "widget", "explicit", "{}"), STORE_OK);
     CHECK_EQ_INT(g.rows[0].id, explicit_id);
     CHECK_EQ_INT(create(&g, explicit_id, "widget", "again", "{}"),
                  STORE_EXISTS);
@@ -800,8 +799,7 @@ static void test_pool(void) {
     memset(g, 0, sizeof g);
     for (int i = 0; i < 20; i++) {
         got_reset(&g[i]);
-        CHECK_EQ_INT(store_object_get(xl, c.rows[0].id, 0, 0, on_result,
-                                      &g[i]),
+        CHECK_EQ_INT(store_object_get(xl, c.rows[0].id, 0, 0, on_result, &g[i]),
                      0);
     }
     wait_all(g, 20);
@@ -821,6 +819,22 @@ static void test_pool(void) {
     detach_and_close(x, xl);
 }
 
+/* Waits until the backend loop |li| has a connection up (a short
+ * pool_timeout may expire before the first connect is done). */
+static void warm_up(void *li) {
+    got g = {0};
+    for (int i = 0; i < 50; i++) {
+        got_reset(&g);
+        CHECK_EQ_INT(store_pg_backend.object_get(li, 1, 0, 0, on_result, &g),
+                     0);
+        wait_for(&g);
+        if (g.status != STORE_UNAVAILABLE)
+            break;
+    }
+    CHECK(g.status == STORE_OK || g.status == STORE_NOT_FOUND);
+    got_reset(&g);
+}
+
 /* Pool of one, held by a long statement: the next request waits
  * pool_timeout_ms, then STORE_UNAVAILABLE. Uses the backend directly for
  * the sleep hook. */
@@ -832,10 +846,11 @@ static void test_pool_timeout(void) {
     CHECK_EQ_INT(store_pg_backend.open(&impl, &cfg, err, sizeof err), 0);
     void *li = store_pg_backend.loop_attach(impl, &loop, 0);
     got sleeper = {0}, waiter = {0};
+    warm_up(li);
     got_reset(&sleeper);
     got_reset(&waiter);
     CHECK_EQ_INT(store_pg_sleep(li, 1000, on_result, &sleeper), 0);
-    run_for(100); /* connected, and the sleep is running */
+    run_for(50); /* the sleep is running */
     uint64_t t0 = uv_hrtime();
     CHECK_EQ_INT(store_pg_backend.object_get(li, 1, 0, 0, on_result, &waiter),
                  0);
@@ -847,7 +862,43 @@ static void test_pool_timeout(void) {
     CHECK_EQ_INT(sleeper.ncalls, 0);
     wait_for(&sleeper);
     CHECK_EQ_INT(sleeper.status, STORE_OK);
+    if (sleeper.status != STORE_OK)
+        fprintf(stderr, "sleeper: %s\n", sleeper.message);
     CHECK_EQ_INT(sleeper.nrows, 0);
+
+    /* The wait queue is bounded (10,000 per loop): past it a request is
+     * refused at once, the others wait out the pool timeout. */
+    enum { QUEUE_MAX = 10000 };
+    got *many = calloc(QUEUE_MAX + 1, sizeof *many);
+    got_reset(&sleeper);
+    CHECK_EQ_INT(store_pg_sleep(li, 500, on_result, &sleeper), 0);
+    run_for(50);
+    t0 = uv_hrtime();
+    int submitted = 0;
+    for (int i = 0; i <= QUEUE_MAX; i++) {
+        got_reset(&many[i]);
+        submitted +=
+            store_pg_backend.object_get(li, 1, 0, 0, on_result, &many[i]) == 0;
+    }
+    CHECK_EQ_INT(submitted, QUEUE_MAX + 1);
+    CHECK_EQ_INT(many[QUEUE_MAX].ncalls, 0); /* later, never inside */
+    wait_for(&many[QUEUE_MAX]);
+    CHECK_EQ_INT(many[QUEUE_MAX].status, STORE_UNAVAILABLE);
+    CHECK(strstr(many[QUEUE_MAX].message, "too many") != NULL);
+    CHECK((double)(many[QUEUE_MAX].at_ns - t0) / 1e6 < 150);
+    wait_all(many, QUEUE_MAX);
+    CHECK((double)(many[0].at_ns - t0) / 1e6 >= 190);
+    int timed_out = 0, calls = 0;
+    for (int i = 0; i <= QUEUE_MAX; i++) {
+        timed_out += many[i].status == STORE_UNAVAILABLE;
+        calls += many[i].ncalls;
+        got_reset(&many[i]);
+    }
+    free(many);
+    CHECK_EQ_INT(timed_out, QUEUE_MAX + 1);
+    CHECK_EQ_INT(calls, QUEUE_MAX + 1);
+    wait_for(&sleeper);
+    CHECK_EQ_INT(sleeper.status, STORE_OK);
 
     /* Free again: served at once. */
     got_reset(&waiter);
@@ -864,6 +915,7 @@ static void test_pool_timeout(void) {
     cfg.statement_timeout_ms = 100;
     CHECK_EQ_INT(store_pg_backend.open(&impl, &cfg, err, sizeof err), 0);
     li = store_pg_backend.loop_attach(impl, &loop, 0);
+    warm_up(li);
     got_reset(&sleeper);
     CHECK_EQ_INT(store_pg_sleep(li, 2000, on_result, &sleeper), 0);
     wait_for(&sleeper);
@@ -927,8 +979,8 @@ static void test_reconnect(void) {
     PGresult *r = PQexec(locker, "BEGIN");
     PQclear(r);
     char q[160];
-    snprintf(q, sizeof q, "SELECT 1 FROM objects WHERE id = %" PRId64
-                          " FOR UPDATE", id);
+    snprintf(q, sizeof q,
+             "SELECT 1 FROM objects WHERE id = %" PRId64 " FOR UPDATE", id);
     r = PQexec(locker, q);
     CHECK_EQ_INT(PQresultStatus(r), PGRES_TUPLES_OK);
     PQclear(r);
@@ -987,8 +1039,7 @@ static void bulk_load(void) {
              "generate_series(1, 10::bigint) r",
              BULK_BASE, t, off, BULK_OBJECTS);
     CHECK_EQ_INT(sql(q), 0);
-    snprintf(q, sizeof q,
-             "SELECT count(*) FROM revisions WHERE object_id > %d",
+    snprintf(q, sizeof q, "SELECT count(*) FROM revisions WHERE object_id > %d",
              BULK_BASE);
     CHECK_EQ_INT(sql(q), 10 * BULK_OBJECTS);
     CHECK_EQ_INT(sql("ANALYZE objects"), 0);
@@ -1036,21 +1087,19 @@ static void check_plan(const char *label, const store_list_query *q,
     const char *exec = strstr(plan, "\"Execution Time\": ");
     printf("  plan %-28s Limit -> Index Scan%s %s, rows %lld, "
            "buffers %lld, execution %.3f ms\n",
-           label, strcmp(direction, "Backward") == 0 ? " Backward" : "",
-           index, rows, hit + read,
+           label, strcmp(direction, "Backward") == 0 ? " Backward" : "", index,
+           rows, hit + read,
            exec ? strtod(exec + strlen("\"Execution Time\": "), NULL) : -1);
 }
 
 static void test_explain(void) {
     bulk_load();
-    store_list_query q = {.type = "bulk2",
-                          .order = STORE_ORDER_UPDATED_DESC,
-                          .limit = 50};
+    store_list_query q = {
+        .type = "bulk2", .order = STORE_ORDER_UPDATED_DESC, .limit = 50};
     check_plan("type, -updated_at", &q, "objects_live_type_updated",
                "Backward");
     q.order = STORE_ORDER_UPDATED_ASC;
-    check_plan("type, updated_at", &q, "objects_live_type_updated",
-               "Forward");
+    check_plan("type, updated_at", &q, "objects_live_type_updated", "Forward");
     /* A cursor in the middle: the walk starts there. */
     q.has_cursor = 1;
     q.cursor_updated_at = 1600000000000000LL + 9000000000LL + 10000000;
@@ -1058,8 +1107,8 @@ static void test_explain(void) {
     check_plan("type, updated_at, cursor", &q, "objects_live_type_updated",
                "Forward");
     q.order = STORE_ORDER_UPDATED_DESC;
-    check_plan("type, -updated_at, cursor", &q,
-               "objects_live_type_updated", "Backward");
+    check_plan("type, -updated_at, cursor", &q, "objects_live_type_updated",
+               "Backward");
     store_list_query all = {.order = STORE_ORDER_UPDATED_DESC, .limit = 50};
     check_plan("-updated_at", &all, "objects_live_updated", "Backward");
     all.order = STORE_ORDER_UPDATED_ASC;
@@ -1081,7 +1130,8 @@ static void test_explain(void) {
         CHECK_EQ_INT(g.nrows, 50);
         CHECK_EQ_INT(g.has_more, 1);
         for (size_t i = 0; i < g.nrows && PQntuples(r) == 150; i++)
-            match += g.rows[i].id == atoll(PQgetvalue(r, page * 50 + (int)i, 0));
+            match +=
+                g.rows[i].id == atoll(PQgetvalue(r, page * 50 + (int)i, 0));
         if (g.nrows == 50) {
             q.has_cursor = 1;
             q.cursor_updated_at = g.rows[49].updated_at;
