@@ -1,6 +1,7 @@
 /* store: picks the backend by URI scheme and forwards to it. */
 #include "store.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,4 +116,41 @@ int store_revisions_list(store_loop *sl, int64_t id, int64_t before_revision,
                          int limit, store_cb cb, void *arg) {
     return sl->s->b->revisions_list(sl->impl, id, before_revision, limit, cb,
                                     arg);
+}
+
+/* The functions below are forwarded only if the backend has them: a
+ * backend without them answers -ENOSYS (the caller's callback is not
+ * called). */
+#define FORWARD(fn, ...)                                                       \
+    (sl->s->b->fn ? sl->s->b->fn(sl->impl, __VA_ARGS__) : -ENOSYS)
+
+int store_observations_put(store_loop *sl, int64_t id,
+                           const store_observation *obs, size_t n,
+                           store_cb cb, void *arg) {
+    return FORWARD(observations_put, id, obs, n, cb, arg);
+}
+
+int store_events_put(store_loop *sl, int64_t id, const store_event *ev,
+                     size_t n, store_cb cb, void *arg) {
+    return FORWARD(events_put, id, ev, n, cb, arg);
+}
+
+int store_observations_list(store_loop *sl, const store_series_query *q,
+                            store_cb cb, void *arg) {
+    return FORWARD(observations_list, q, cb, arg);
+}
+
+int store_events_list(store_loop *sl, const store_series_query *q,
+                      store_cb cb, void *arg) {
+    return FORWARD(events_list, q, cb, arg);
+}
+
+int store_analysis_load(store_loop *sl, int64_t id, int64_t from, int64_t to,
+                        store_cb cb, void *arg) {
+    return FORWARD(analysis_load, id, from, to, cb, arg);
+}
+
+int store_object_version(store_loop *sl, int64_t id, store_cb cb,
+                         void *arg) {
+    return FORWARD(object_version, id, cb, arg);
 }

@@ -60,12 +60,39 @@ typedef struct store_object {
     int64_t change_seq;     /* bumped by every write touching the object */
 } store_object;
 
+typedef struct store_observation {
+    const char *metric; /* 1-64 chars of [A-Za-z0-9_.-] (validated above) */
+    int64_t ts;         /* microseconds since the epoch */
+    double value;       /* finite */
+} store_observation;
+
+typedef struct store_event {
+    int64_t ts;
+    const char *kind;     /* 1-64 chars of [A-Za-z0-9_.-] */
+    const char *severity; /* "debug", "info", "warning", "error", "critical" */
+    const char *message;  /* 0-1024 bytes */
+    const char *data;     /* canonical JSON text, or NULL */
+} store_event;
+
 typedef struct store_result {
     int status;
     const char *message; /* for STORE_ERROR/UNAVAILABLE; may be NULL */
-    store_object *rows;
+    store_object *rows;  /* objects; for store_analysis_load: rows[0] is
+                            the head, rows[1..] every revision ascending */
     size_t nrows;
     int has_more; /* lists: at least one more row after these */
+    /* Observations and events (their lists, and store_analysis_load). */
+    store_observation *obs;
+    size_t nobs;
+    store_event *events;
+    size_t nevents;
+    /* Ingest: rows new, rows whose value changed, rows already there with
+     * the same value; and the object's change_seq afterwards. */
+    int64_t inserted, replaced, unchanged;
+    int64_t change_seq;
+    /* store_analysis_load: the window used and the newest observation of
+     * the object overall (0 if none). */
+    int64_t window_from, window_to, newest_ts;
 } store_result;
 
 typedef void (*store_cb)(const store_result *res, void *arg);
@@ -167,5 +194,58 @@ int store_object_list(store_loop *sl, const store_list_query *q,
  * STORE_NOT_FOUND when the object does not exist. */
 int store_revisions_list(store_loop *sl, int64_t id, int64_t before_revision,
                          int limit, store_cb cb, void *arg);
+
+/* ---- observations and events ------------------------------------------ */
+
+/* Ingests a batch for object |id| in one transaction: one reading per
+ * (object, metric, ts) - a new one is inserted, a different value replaces
+ * the old one, the same value again changes nothing. If anything changed,
+ * the object's change_seq is bumped once (in the same transaction), so
+ * cached analyses of it are never served stale - late data included.
+ * Result: inserted/replaced/unchanged and change_seq, or STORE_NOT_FOUND
+ * (no such object, or deleted). |n| is 1..100000. */
+int store_observations_put(store_loop *sl, int64_t id,
+                           const store_observation *obs, size_t n,
+                           store_cb cb, void *arg);
+
+/* Events likewise, one per (object, ts, kind): a repeat with different
+ * severity/message/data replaces it, an identical one changes nothing. */
+int store_events_put(store_loop *sl, int64_t id, const store_event *ev,
+                     size_t n, store_cb cb, void *arg);
+
+typedef struct store_series_query {
+    int64_t id;
+    const char *filter; /* metric (observations) or kind (events); NULL */
+    int64_t from, to;   /* inclusive bounds; 0: none */
+    int has_cursor;     /* keyset: strictly after (cursor_ts, cursor_key) */
+    int64_t cursor_ts;
+    const char *cursor_key; /* metric / kind of the last row seen */
+    int limit;              /* 1..10000 */
+} store_series_query;
+
+/* Observations ordered by (ts, metric) ascending; events by (ts, kind)
+ * ascending. Result: up to |limit| (has_more), or STORE_NOT_FOUND when
+ * the object does not exist. */
+int store_observations_list(store_loop *sl, const store_series_query *q,
+                            store_cb cb, void *arg);
+int store_events_list(store_loop *sl, const store_series_query *q,
+                      store_cb cb, void *arg);
+
+/* Everything the analysis of object |id| needs, read in one consistent
+ * snapshot: the head and every revision (rows), the observations with
+ * from <= ts <= to ordered by (metric, ts), the events in the window
+ * ordered by ts, and newest_ts. |from| and |to| 0 mean the default window:
+ * the 30 days ending at the object's newest observation (to = newest_ts,
+ * from = to - 30 days; with no observations, the 30 days ending at the
+ * head's updated_at). The result says which window it used. Deleted
+ * objects are returned (rows[0].deleted): the caller decides.
+ * STORE_NOT_FOUND when there is no such object. */
+int store_analysis_load(store_loop *sl, int64_t id, int64_t from, int64_t to,
+                        store_cb cb, void *arg);
+
+/* The object's change_seq alone (cheap: one indexed row), for cache
+ * validation. Result: rows[0] with id, revision, deleted and change_seq
+ * set (strings may be empty), or STORE_NOT_FOUND. */
+int store_object_version(store_loop *sl, int64_t id, store_cb cb, void *arg);
 
 #endif

@@ -26,6 +26,19 @@ typedef struct store_backend {
     int (*revisions_list)(void *loop_impl, int64_t id,
                           int64_t before_revision, int limit, store_cb cb,
                           void *arg);
+    int (*observations_put)(void *loop_impl, int64_t id,
+                            const store_observation *obs, size_t n,
+                            store_cb cb, void *arg);
+    int (*events_put)(void *loop_impl, int64_t id, const store_event *ev,
+                      size_t n, store_cb cb, void *arg);
+    int (*observations_list)(void *loop_impl, const store_series_query *q,
+                             store_cb cb, void *arg);
+    int (*events_list)(void *loop_impl, const store_series_query *q,
+                       store_cb cb, void *arg);
+    int (*analysis_load)(void *loop_impl, int64_t id, int64_t from,
+                         int64_t to, store_cb cb, void *arg);
+    int (*object_version)(void *loop_impl, int64_t id, store_cb cb,
+                          void *arg);
 } store_backend;
 
 extern const store_backend store_sqlite_backend;
