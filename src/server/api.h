@@ -9,4 +9,7 @@
 extern const route api_object_routes[];
 extern const size_t api_object_route_count;
 
+extern const route api_series_routes[];
+extern const size_t api_series_route_count;
+
 #endif

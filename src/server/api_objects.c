@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "api.h"
+#include "api_util.h"
 #include "base64.h"
 #include "json.h"
 #include "json_canon.h"
@@ -36,90 +37,6 @@ enum {
 
 /* ---- problem+json with per-field errors ------------------------------ */
 
-/* "/" + |key| as an RFC 6901 JSON pointer: "~" -> "~0", "/" -> "~1".
- * Truncated (never cut inside an escape) to fit |outlen|. */
-static void json_pointer_member(const char *key, char *out, size_t outlen) {
-    size_t n = 0;
-    out[n++] = '/';
-    for (const char *p = key; *p && n + 3 < outlen; p++) {
-        if (*p == '~' || *p == '/') {
-            out[n++] = '~';
-            out[n++] = *p == '~' ? '0' : '1';
-        } else {
-            out[n++] = *p;
-        }
-    }
-    out[n] = '\0';
-}
-
-typedef struct field_errors {
-    buf list; /* the errors[] members, comma-separated */
-    int count;
-} field_errors;
-
-static void fe_init(field_errors *fe) {
-    buf_init(&fe->list, 64 * 1024);
-    fe->count = 0;
-}
-
-static void fe_add(field_errors *fe, const char *pointer, const char *detail) {
-    if (fe->count >= 32)
-        return;
-    if (fe->count++)
-        buf_append_char(&fe->list, ',');
-    buf_append_str(&fe->list, "{\"pointer\":");
-    json_append_string(&fe->list, pointer, strlen(pointer));
-    buf_append_str(&fe->list, ",\"detail\":");
-    json_append_string(&fe->list, detail, strlen(detail));
-    buf_append_char(&fe->list, '}');
-}
-
-/* Answers |status| with the collected errors and frees them. */
-static void fe_respond(exchange *ex, field_errors *fe, int status,
-                       const char *detail) {
-    buf *b = &ex->resp_body;
-    b->len = 0;
-    const char *title = http_reason(status);
-    buf_append_str(b, "{\"type\":\"about:blank\",\"title\":");
-    json_append_string(b, title, strlen(title));
-    buf_appendf(b, ",\"status\":%d,\"detail\":", status);
-    json_append_string(b, detail, strlen(detail));
-    buf_append_str(b, ",\"errors\":[");
-    buf_append(b, fe->list.data, fe->list.len);
-    buf_append_str(b, "]}\n");
-    buf_free(&fe->list);
-    exchange_respond_body(ex, status, "application/problem+json");
-}
-
-/* A 400 for a bad query parameter, naming it in errors[]. */
-static void bad_param(exchange *ex, const char *name, const char *detail) {
-    field_errors fe;
-    fe_init(&fe);
-    char ptr[80];
-    snprintf(ptr, sizeof ptr, "?%s", name);
-    fe_add(&fe, ptr, detail);
-    fe_respond(ex, &fe, 400, detail);
-}
-
-static void store_failed(exchange *ex, const store_result *r) {
-    if (r->status == STORE_UNAVAILABLE) {
-        exchange_add_header(ex, "retry-after", "1", 1);
-        exchange_problem(ex, 503, NULL,
-                         r->message ? r->message : "the database is busy");
-        return;
-    }
-    exchange_problem(ex, 500, NULL, "the database failed");
-}
-
-/* The store refused the call up front (out of memory, shutting down). */
-static void call_failed(exchange *ex) {
-    exchange_add_header(ex, "retry-after", "1", 1);
-    exchange_problem(ex, 503, NULL, "the database is not available");
-}
-
-static store_loop *loop_store(exchange *ex) {
-    return ex->worker->store;
-}
 
 /* ---- representation --------------------------------------------------- */
 
@@ -175,93 +92,19 @@ static const char *author_of(exchange *ex, char *out, size_t outlen) {
         return "anonymous";
     if (f->value_len == 0 || f->value_len > MAX_AUTHOR_BYTES ||
         f->value_len >= outlen) {
-        bad_param(ex, "X-Author", "X-Author must be 1 to 128 bytes");
+        api_bad_param(ex, "X-Author", "X-Author must be 1 to 128 bytes");
         return NULL;
     }
     for (size_t i = 0; i < f->value_len; i++) {
         unsigned char c = (unsigned char)f->value[i];
         if (c < 0x20 || c == 0x7f) {
-            bad_param(ex, "X-Author", "X-Author has control characters");
+            api_bad_param(ex, "X-Author", "X-Author has control characters");
             return NULL;
         }
     }
     memcpy(out, f->value, f->value_len);
     out[f->value_len] = '\0';
     return out;
-}
-
-/* Checks the Content-Type against |accepted| ("application/json", ...;
- * NULL-terminated). 0, or -1 after answering 415. */
-static int check_content_type(exchange *ex, const char *const *accepted) {
-    const http_field *f = exchange_header(ex, "content-type");
-    if (f) {
-        size_t n = f->value_len;
-        const char *semi = memchr(f->value, ';', n);
-        if (semi)
-            n = (size_t)(semi - f->value);
-        while (n && (f->value[n - 1] == ' ' || f->value[n - 1] == '\t'))
-            n--;
-        for (const char *const *a = accepted; *a; a++)
-            if (strlen(*a) == n && strncasecmp(f->value, *a, n) == 0)
-                return 0;
-    }
-    char detail[160];
-    snprintf(detail, sizeof detail, "the body must be %s%s", accepted[0],
-             accepted[1] ? " or application/json" : "");
-    exchange_problem(ex, 415, NULL, detail);
-    return -1;
-}
-
-/* Parses the body as JSON; NULL after answering 400. */
-static json_t *parse_body(exchange *ex) {
-    json_error_t err;
-    const size_t flags = JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL |
-                         JSON_DECODE_ANY;
-    json_t *doc = json_loadb(ex->body ? ex->body : "", ex->body_len, flags,
-                             &err);
-    if (doc == NULL && (strstr(err.text, "too big integer") ||
-                        strstr(err.text, "real number overflow"))) {
-        /* Well-formed JSON with a number we cannot hold: a broken rule
-         * (422), not a syntax error. Find where, if integers read as
-         * doubles make it fit. */
-        json_error_t err2;
-        json_t *approx = json_loadb(ex->body, ex->body_len,
-                                    flags | JSON_DECODE_INT_AS_REAL, &err2);
-        field_errors fe;
-        fe_init(&fe);
-        json_t *id = approx ? json_object_get(approx, "id") : NULL;
-        if (id && json_is_real(id) &&
-            fabs(json_real_value(id)) >= 9.2233720368547758e18)
-            fe_add(&fe, "/id", "must be a positive integer below 2^63");
-        else
-            fe_add(&fe, approx && json_object_get(approx, "attributes")
-                            ? "/attributes"
-                            : "",
-                   "numbers must fit a 64-bit integer or a finite double");
-        json_decref(approx);
-        fe_respond(ex, &fe, 422, "a number is out of range");
-        return NULL;
-    }
-    if (doc == NULL) {
-        char detail[256];
-        snprintf(detail, sizeof detail,
-                 "malformed JSON at line %d, column %d: %s", err.line,
-                 err.column, err.text);
-        exchange_problem(ex, 400, NULL, detail);
-    }
-    return doc;
-}
-
-static int valid_type(const char *s, size_t n) {
-    if (n == 0 || n > MAX_TYPE_BYTES)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
-            return 0;
-    }
-    return 1;
 }
 
 static int valid_name(const char *s, size_t n) {
@@ -294,12 +137,12 @@ static void content_free(content *c) {
  * 422 with every problem found. */
 static int validate_content(exchange *ex, json_t *doc, int64_t path_id,
                             content *out) {
-    field_errors fe;
-    fe_init(&fe);
+    api_errors fe;
+    api_errors_init(&fe);
     memset(out, 0, sizeof *out);
     if (!json_is_object(doc)) {
-        fe_add(&fe, "", "the body must be a JSON object");
-        fe_respond(ex, &fe, 422, "the object is not valid");
+        api_errors_add(&fe, "", "the body must be a JSON object");
+        api_errors_respond(ex, &fe, 422, "the object is not valid");
         return -1;
     }
     const char *key;
@@ -307,34 +150,35 @@ static int validate_content(exchange *ex, json_t *doc, int64_t path_id,
     json_object_foreach(doc, key, v) {
         if (strcmp(key, "type") && strcmp(key, "name") &&
             strcmp(key, "attributes") && strcmp(key, "id")) {
-            char ptr[256], detail[128];
-            json_pointer_member(key, ptr, sizeof ptr);
+            char ptr[256] = "", detail[128];
+            api_pointer_append(ptr, sizeof ptr, key);
             snprintf(detail, sizeof detail,
                      "unknown member; objects have id, type, name and "
                      "attributes");
-            fe_add(&fe, ptr, detail);
+            api_errors_add(&fe, ptr, detail);
         }
     }
     json_t *type = json_object_get(doc, "type");
     if (type == NULL)
-        fe_add(&fe, "/type", "required");
+        api_errors_add(&fe, "/type", "required");
     else if (!json_is_string(type))
-        fe_add(&fe, "/type", "must be a string");
-    else if (!valid_type(json_string_value(type), json_string_length(type)))
-        fe_add(&fe, "/type",
+        api_errors_add(&fe, "/type", "must be a string");
+    else if (!api_valid_token(json_string_value(type), json_string_length(type),
+                              MAX_TYPE_BYTES))
+        api_errors_add(&fe, "/type",
                "must be 1 to 64 characters of A-Z a-z 0-9 _ - .");
     json_t *name = json_object_get(doc, "name");
     if (name == NULL)
-        fe_add(&fe, "/name", "required");
+        api_errors_add(&fe, "/name", "required");
     else if (!json_is_string(name))
-        fe_add(&fe, "/name", "must be a string");
+        api_errors_add(&fe, "/name", "must be a string");
     else if (!valid_name(json_string_value(name), json_string_length(name)))
-        fe_add(&fe, "/name",
+        api_errors_add(&fe, "/name",
                "must be 1 to 256 bytes without control characters");
     json_t *attrs = json_object_get(doc, "attributes");
     char *attr_text = NULL;
     if (attrs != NULL && !json_is_object(attrs)) {
-        fe_add(&fe, "/attributes", "must be an object");
+        api_errors_add(&fe, "/attributes", "must be an object");
     } else {
         buf text;
         buf_init(&text, MAX_ATTRIBUTES_BYTES + 1);
@@ -343,7 +187,7 @@ static int validate_content(exchange *ex, json_t *doc, int64_t path_id,
         if (rc == 0)
             rc = buf_append_char(&text, '\0');
         if (rc == -ENOBUFS)
-            fe_add(&fe, "/attributes", "must be at most 64 KiB as JSON");
+            api_errors_add(&fe, "/attributes", "must be at most 64 KiB as JSON");
         else if (rc == 0)
             attr_text = text.data, text.data = NULL;
         buf_free(&text);
@@ -351,18 +195,18 @@ static int validate_content(exchange *ex, json_t *doc, int64_t path_id,
     json_t *id = json_object_get(doc, "id");
     if (id != NULL) {
         if (!json_is_integer(id) || json_integer_value(id) <= 0)
-            fe_add(&fe, "/id", "must be a positive integer below 2^63");
+            api_errors_add(&fe, "/id", "must be a positive integer below 2^63");
         else if (path_id && json_integer_value(id) != path_id)
-            fe_add(&fe, "/id", "must match the id in the path");
+            api_errors_add(&fe, "/id", "must match the id in the path");
         else
             out->id = json_integer_value(id);
     }
     if (fe.count) {
         free(attr_text);
-        fe_respond(ex, &fe, 422, "the object is not valid");
+        api_errors_respond(ex, &fe, 422, "the object is not valid");
         return -1;
     }
-    buf_free(&fe.list);
+    api_errors_free(&fe);
     out->type = strdup(json_string_value(type));
     out->name = strdup(json_string_value(name));
     out->attributes = attr_text;
@@ -450,60 +294,6 @@ static int if_none_match(exchange *ex, const store_object *o) {
     return 0;
 }
 
-static int parse_positive(const char *s, int64_t *out) {
-    if (s == NULL || *s == '\0' || *s == '0' || strlen(s) > 19)
-        return -1;
-    uint64_t v = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return -1;
-        v = v * 10 + (uint64_t)(*p - '0');
-    }
-    if (v > INT64_MAX)
-        return -1;
-    *out = (int64_t)v;
-    return 0;
-}
-
-static int parse_limit(exchange *ex, const query *q, int *limit) {
-    const char *s = query_get(q, "limit");
-    int64_t v = DEFAULT_LIMIT;
-    if (s && (parse_positive(s, &v) != 0 || v > MAX_LIMIT)) {
-        bad_param(ex, "limit", "limit must be an integer from 1 to 1000");
-        return -1;
-    }
-    *limit = (int)v;
-    return 0;
-}
-
-static int parse_time_param(exchange *ex, const query *q, const char *name,
-                            int64_t *out) {
-    const char *s = query_get(q, name);
-    *out = 0;
-    if (s == NULL)
-        return 0;
-    if (time_parse_rfc3339_us(s, strlen(s), out) != 0 || *out <= 0) {
-        char detail[128];
-        snprintf(detail, sizeof detail,
-                 "%s must be an RFC 3339 date-time such as "
-                 "2026-01-31T12:00:00Z",
-                 name);
-        bad_param(ex, name, detail);
-        return -1;
-    }
-    return 0;
-}
-
-/* Parses the query against |allowed|; -1 after answering 400. */
-static int parse_query(exchange *ex, query *q, const char *const *allowed) {
-    if (query_parse(q, ex->query, ex->query_len, allowed) != 0) {
-        exchange_problem(ex, 400, NULL, q->error);
-        query_free(q);
-        return -1;
-    }
-    return 0;
-}
-
 /* ---- the per-request context ------------------------------------------ */
 
 typedef struct op {
@@ -552,7 +342,7 @@ static void created(const store_result *r, void *arg) {
     } else if (r->status == STORE_EXISTS) {
         exchange_problem(ex, 409, NULL, "an object with this id exists");
     } else {
-        store_failed(ex, r);
+        api_store_failed(ex, r);
     }
     op_free(o);
 }
@@ -562,9 +352,9 @@ static const char *const json_types[] = {"application/json", NULL};
 static void objects_create(exchange *ex) {
     char authbuf[MAX_AUTHOR_BYTES + 1];
     const char *author = author_of(ex, authbuf, sizeof authbuf);
-    if (author == NULL || check_content_type(ex, json_types) != 0)
+    if (author == NULL || api_check_content_type(ex, json_types) != 0)
         return;
-    json_t *doc = parse_body(ex);
+    json_t *doc = api_parse_body(ex);
     if (doc == NULL)
         return;
     content c;
@@ -582,8 +372,8 @@ static void objects_create(exchange *ex) {
                      .name = c.name,
                      .attributes = c.attributes,
                      .author = author};
-    if (store_object_create(loop_store(ex), &w, created, o) != 0) {
-        call_failed(ex);
+    if (store_object_create(api_store(ex), &w, created, o) != 0) {
+        api_call_failed(ex);
         op_free(o);
     }
     content_free(&c);
@@ -614,7 +404,7 @@ static void got_object(const store_result *r, void *arg) {
         exchange_problem(ex, 404, NULL, o->lq.limit ? "no such revision"
                                                     : "no such object");
     } else {
-        store_failed(ex, r);
+        api_store_failed(ex, r);
     }
     op_free(o);
 }
@@ -623,22 +413,22 @@ static const char *const get_params[] = {"revision", "as_of", NULL};
 
 static void objects_get(exchange *ex) {
     query q;
-    if (parse_query(ex, &q, get_params) != 0)
+    if (api_parse_query(ex, &q, get_params) != 0)
         return;
     int64_t revision = 0, as_of = 0;
     const char *rs = query_get(&q, "revision");
-    if (rs && parse_positive(rs, &revision) != 0) {
-        bad_param(ex, "revision", "revision must be a positive integer");
+    if (rs && api_parse_positive(rs, &revision) != 0) {
+        api_bad_param(ex, "revision", "revision must be a positive integer");
         query_free(&q);
         return;
     }
-    if (parse_time_param(ex, &q, "as_of", &as_of) != 0) {
+    if (api_time_param(ex, &q, "as_of", &as_of) != 0) {
         query_free(&q);
         return;
     }
     query_free(&q);
     if (revision && as_of) {
-        bad_param(ex, "as_of", "give revision or as_of, not both");
+        api_bad_param(ex, "as_of", "give revision or as_of, not both");
         return;
     }
     op *o = op_new(ex);
@@ -648,9 +438,9 @@ static void objects_get(exchange *ex) {
     /* A past revision is history: it is shown even if it is a tombstone.
      * (lq.limit doubles as "a specific revision was asked for".) */
     o->lq.limit = revision || as_of;
-    if (store_object_get(loop_store(ex), o->id, revision, as_of, got_object,
+    if (store_object_get(api_store(ex), o->id, revision, as_of, got_object,
                          o) != 0) {
-        call_failed(ex);
+        api_call_failed(ex);
         op_free(o);
     }
 }
@@ -675,7 +465,7 @@ static void written(const store_result *r, void *arg) {
         exchange_problem(ex, 412, NULL,
                          "If-Match does not name the current revision");
     } else {
-        store_failed(ex, r);
+        api_store_failed(ex, r);
     }
     op_free(o);
 }
@@ -702,9 +492,9 @@ static op *write_op(exchange *ex) {
 }
 
 static void objects_put(exchange *ex) {
-    if (check_content_type(ex, json_types) != 0)
+    if (api_check_content_type(ex, json_types) != 0)
         return;
-    json_t *doc = parse_body(ex);
+    json_t *doc = api_parse_body(ex);
     if (doc == NULL)
         return;
     content c;
@@ -723,8 +513,8 @@ static void objects_put(exchange *ex) {
                      .name = c.name,
                      .attributes = c.attributes,
                      .author = o->author};
-    if (store_object_put(loop_store(ex), &w, written, o) != 0) {
-        call_failed(ex);
+    if (store_object_put(api_store(ex), &w, written, o) != 0) {
+        api_call_failed(ex);
         op_free(o);
     }
     content_free(&c);
@@ -739,8 +529,8 @@ static void objects_delete(exchange *ex) {
                      .author = o->author,
                      .deleted = 1,
                      .keep_content = 1};
-    if (store_object_put(loop_store(ex), &w, written, o) != 0) {
-        call_failed(ex);
+    if (store_object_put(api_store(ex), &w, written, o) != 0) {
+        api_call_failed(ex);
         op_free(o);
     }
 }
@@ -768,9 +558,9 @@ static json_t *merge_patch(json_t *target, json_t *patch) {
 static void patch_read(const store_result *r, void *arg);
 
 static void patch_start(op *o) {
-    if (store_object_get(loop_store(o->ex), o->id, 0, 0, patch_read, o) !=
+    if (store_object_get(api_store(o->ex), o->id, 0, 0, patch_read, o) !=
         0) {
-        call_failed(o->ex);
+        api_call_failed(o->ex);
         op_free(o);
     }
 }
@@ -798,7 +588,7 @@ static void patch_read(const store_result *r, void *arg) {
         if (r->status == STORE_OK || r->status == STORE_NOT_FOUND)
             exchange_problem(ex, 404, NULL, "no such object");
         else
-            store_failed(ex, r);
+            api_store_failed(ex, r);
         op_free(o);
         return;
     }
@@ -829,8 +619,8 @@ static void patch_read(const store_result *r, void *arg) {
                      .name = c.name,
                      .attributes = c.attributes,
                      .author = o->author};
-    if (store_object_put(loop_store(ex), &w, patch_written, o) != 0) {
-        call_failed(ex);
+    if (store_object_put(api_store(ex), &w, patch_written, o) != 0) {
+        api_call_failed(ex);
         op_free(o);
     }
     content_free(&c);
@@ -840,17 +630,17 @@ static const char *const patch_types[] = {"application/merge-patch+json",
                                           "application/json", NULL};
 
 static void objects_patch(exchange *ex) {
-    if (check_content_type(ex, patch_types) != 0)
+    if (api_check_content_type(ex, patch_types) != 0)
         return;
-    json_t *patch = parse_body(ex);
+    json_t *patch = api_parse_body(ex);
     if (patch == NULL)
         return;
     if (!json_is_object(patch)) {
         json_decref(patch);
-        field_errors fe;
-        fe_init(&fe);
-        fe_add(&fe, "", "a merge patch for an object must be a JSON object");
-        fe_respond(ex, &fe, 422, "the patch is not valid");
+        api_errors fe;
+        api_errors_init(&fe);
+        api_errors_add(&fe, "", "a merge patch for an object must be a JSON object");
+        api_errors_respond(ex, &fe, 422, "the patch is not valid");
         return;
     }
     op *o = write_op(ex);
@@ -873,16 +663,16 @@ static void revert_read(const store_result *r, void *arg) {
         return;
     }
     if (r->status != STORE_OK) {
-        store_failed(ex, r);
+        api_store_failed(ex, r);
         op_free(o);
         return;
     }
     const store_object *rev = &r->rows[0];
     if (rev->deleted) {
-        field_errors fe;
-        fe_init(&fe);
-        fe_add(&fe, "?to", "that revision is a deletion; revert to another");
-        fe_respond(ex, &fe, 422, "cannot revert to a deletion");
+        api_errors fe;
+        api_errors_init(&fe);
+        api_errors_add(&fe, "?to", "that revision is a deletion; revert to another");
+        api_errors_respond(ex, &fe, 422, "cannot revert to a deletion");
         op_free(o);
         return;
     }
@@ -893,8 +683,8 @@ static void revert_read(const store_result *r, void *arg) {
                      .attributes = rev->attributes,
                      .author = o->author,
                      .allow_deleted = 1};
-    if (store_object_put(loop_store(ex), &w, written, o) != 0) {
-        call_failed(ex);
+    if (store_object_put(api_store(ex), &w, written, o) != 0) {
+        api_call_failed(ex);
         op_free(o);
     }
 }
@@ -903,21 +693,21 @@ static const char *const revert_params[] = {"to", NULL};
 
 static void objects_revert(exchange *ex) {
     query q;
-    if (parse_query(ex, &q, revert_params) != 0)
+    if (api_parse_query(ex, &q, revert_params) != 0)
         return;
     int64_t to = 0;
-    int bad = parse_positive(query_get(&q, "to"), &to) != 0;
+    int bad = api_parse_positive(query_get(&q, "to"), &to) != 0;
     query_free(&q);
     if (bad) {
-        bad_param(ex, "to", "to must be a positive revision number");
+        api_bad_param(ex, "to", "to must be a positive revision number");
         return;
     }
     op *o = write_op(ex);
     if (o == NULL)
         return;
     o->target_revision = to;
-    if (store_object_get(loop_store(ex), o->id, to, 0, revert_read, o) != 0) {
-        call_failed(ex);
+    if (store_object_get(api_store(ex), o->id, to, 0, revert_read, o) != 0) {
+        api_call_failed(ex);
         op_free(o);
     }
 }
@@ -931,33 +721,11 @@ static void make_cursor(char *out, size_t outlen, const char *raw) {
     base64url_encode(raw, strlen(raw), out);
 }
 
-static int read_cursor(const char *s, char *raw, size_t rawlen) {
-    size_t n = strlen(s);
-    if (n == 0 || n > 120 || (n * 3) / 4 + 1 > rawlen)
-        return -1;
-    long m = base64url_decode(s, n, raw);
-    if (m < 0)
-        return -1;
-    raw[m] = '\0';
-    if (strlen(raw) != (size_t)m)
-        return -1;
-    return 0;
-}
-
-static void append_link(exchange *ex, const char *base, const char *cursor) {
-    char link[768];
-    size_t n = (size_t)snprintf(link, sizeof link, "<%s%scursor=%s>; "
-                                "rel=\"next\"",
-                                base, strchr(base, '?') ? "&" : "?", cursor);
-    if (n < sizeof link)
-        exchange_add_header(ex, "link", link, n);
-}
-
 static void listed(const store_result *r, void *arg) {
     op *o = arg;
     exchange *ex = o->ex;
     if (r->status != STORE_OK) {
-        store_failed(ex, r);
+        api_store_failed(ex, r);
         op_free(o);
         return;
     }
@@ -977,7 +745,7 @@ static void listed(const store_result *r, void *arg) {
                  (long long)last->updated_at, (long long)last->id);
         make_cursor(cur, sizeof cur, raw);
         buf_appendf(b, "\"%s\"", cur);
-        append_link(ex, o->link_base, cur);
+        api_link_next(ex, o->link_base, cur);
     } else {
         buf_append_str(b, "null");
     }
@@ -1019,7 +787,7 @@ static void link_base(op *o, const query *q) {
 
 static void objects_list(exchange *ex) {
     query q;
-    if (parse_query(ex, &q, list_params) != 0)
+    if (api_parse_query(ex, &q, list_params) != 0)
         return;
     op *o = op_new(ex);
     if (o == NULL)
@@ -1027,17 +795,17 @@ static void objects_list(exchange *ex) {
     store_list_query *lq = &o->lq;
     const char *type = query_get(&q, "type");
     if (type) {
-        if (!valid_type(type, strlen(type))) {
-            bad_param(ex, "type", "type must be 1 to 64 characters of "
+        if (!api_valid_token(type, strlen(type), MAX_TYPE_BYTES)) {
+            api_bad_param(ex, "type", "type must be 1 to 64 characters of "
                                   "A-Z a-z 0-9 _ - .");
             goto fail;
         }
         snprintf(o->type_filter, sizeof o->type_filter, "%s", type);
         lq->type = o->type_filter;
     }
-    if (parse_time_param(ex, &q, "updated_after", &lq->updated_after) ||
-        parse_time_param(ex, &q, "updated_before", &lq->updated_before) ||
-        parse_limit(ex, &q, &o->limit))
+    if (api_time_param(ex, &q, "updated_after", &lq->updated_after) ||
+        api_time_param(ex, &q, "updated_before", &lq->updated_before) ||
+        api_limit_param(ex, &q, DEFAULT_LIMIT, MAX_LIMIT, &o->limit))
         goto fail;
     lq->limit = o->limit;
     const char *order = query_get(&q, "order");
@@ -1048,7 +816,7 @@ static void objects_list(exchange *ex) {
     else if (strcmp(order, "id") == 0)
         lq->order = STORE_ORDER_ID;
     else {
-        bad_param(ex, "order", "order must be updated_at, -updated_at or id");
+        api_bad_param(ex, "order", "order must be updated_at, -updated_at or id");
         goto fail;
     }
     const char *cursor = query_get(&q, "cursor");
@@ -1057,10 +825,10 @@ static void objects_list(exchange *ex) {
         int ord;
         long long at, id;
         char tail;
-        if (read_cursor(cursor, raw, sizeof raw) != 0 ||
+        if (api_read_cursor(cursor, raw, sizeof raw) != 0 ||
             sscanf(raw, "o%d:%lld:%lld%c", &ord, &at, &id, &tail) != 3 ||
             ord != lq->order || id <= 0) {
-            bad_param(ex, "cursor",
+            api_bad_param(ex, "cursor",
                       "cursor is not one this list gave out (or the order "
                       "changed)");
             goto fail;
@@ -1071,8 +839,8 @@ static void objects_list(exchange *ex) {
     }
     link_base(o, &q);
     query_free(&q);
-    if (store_object_list(loop_store(ex), lq, listed, o) != 0) {
-        call_failed(ex);
+    if (store_object_list(api_store(ex), lq, listed, o) != 0) {
+        api_call_failed(ex);
         op_free(o);
     }
     return;
@@ -1093,7 +861,7 @@ static void revisions_listed(const store_result *r, void *arg) {
         return;
     }
     if (r->status != STORE_OK) {
-        store_failed(ex, r);
+        api_store_failed(ex, r);
         op_free(o);
         return;
     }
@@ -1112,7 +880,7 @@ static void revisions_listed(const store_result *r, void *arg) {
                  (long long)r->rows[r->nrows - 1].revision);
         make_cursor(cur, sizeof cur, raw);
         buf_appendf(b, "\"%s\"", cur);
-        append_link(ex, o->link_base, cur);
+        api_link_next(ex, o->link_base, cur);
     } else {
         buf_append_str(b, "null");
     }
@@ -1125,7 +893,7 @@ static const char *const revisions_params[] = {"limit", "cursor", NULL};
 
 static void revisions_list(exchange *ex) {
     query q;
-    if (parse_query(ex, &q, revisions_params) != 0)
+    if (api_parse_query(ex, &q, revisions_params) != 0)
         return;
     op *o = op_new(ex);
     if (o == NULL) {
@@ -1135,15 +903,15 @@ static void revisions_list(exchange *ex) {
     o->id = ex->params[0].id;
     int64_t before = 0;
     const char *cursor = query_get(&q, "cursor");
-    if (parse_limit(ex, &q, &o->limit) != 0)
+    if (api_limit_param(ex, &q, DEFAULT_LIMIT, MAX_LIMIT, &o->limit) != 0)
         goto fail;
     if (cursor) {
         char raw[64];
         long long rev;
         char tail;
-        if (read_cursor(cursor, raw, sizeof raw) != 0 ||
+        if (api_read_cursor(cursor, raw, sizeof raw) != 0 ||
             sscanf(raw, "r:%lld%c", &rev, &tail) != 1 || rev <= 0) {
-            bad_param(ex, "cursor", "cursor is not one this list gave out");
+            api_bad_param(ex, "cursor", "cursor is not one this list gave out");
             goto fail;
         }
         before = rev;
@@ -1152,9 +920,9 @@ static void revisions_list(exchange *ex) {
              "/api/v1/objects/%lld/revisions?limit=%d", (long long)o->id,
              o->limit);
     query_free(&q);
-    if (store_revisions_list(loop_store(ex), o->id, before, o->limit,
+    if (store_revisions_list(api_store(ex), o->id, before, o->limit,
                              revisions_listed, o) != 0) {
-        call_failed(ex);
+        api_call_failed(ex);
         op_free(o);
     }
     return;
@@ -1167,7 +935,7 @@ static void revision_get(exchange *ex) {
     if (ex->query_len) {
         query q;
         static const char *const none[] = {NULL};
-        if (parse_query(ex, &q, none) != 0)
+        if (api_parse_query(ex, &q, none) != 0)
             return;
         query_free(&q);
     }
@@ -1176,9 +944,9 @@ static void revision_get(exchange *ex) {
         return;
     o->id = ex->params[0].id;
     o->lq.limit = 1; /* a specific revision: tombstones are history */
-    if (store_object_get(loop_store(ex), o->id, ex->params[1].id, 0,
+    if (store_object_get(api_store(ex), o->id, ex->params[1].id, 0,
                          got_object, o) != 0) {
-        call_failed(ex);
+        api_call_failed(ex);
         op_free(o);
     }
 }

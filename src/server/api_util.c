@@ -1,0 +1,251 @@
+/* api_util: shared pieces of the /api/v1 handlers (see api_util.h). */
+#include "api_util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base64.h"
+#include "json.h"
+#include "server.h"
+#include "timeutil.h"
+
+void api_errors_init(api_errors *fe) {
+    buf_init(&fe->list, 64 * 1024);
+    fe->count = 0;
+}
+
+void api_errors_add(api_errors *fe, const char *pointer, const char *detail) {
+    if (fe->count >= 32)
+        return;
+    if (fe->count++)
+        buf_append_char(&fe->list, ',');
+    buf_append_str(&fe->list, "{\"pointer\":");
+    json_append_string(&fe->list, pointer, strlen(pointer));
+    buf_append_str(&fe->list, ",\"detail\":");
+    json_append_string(&fe->list, detail, strlen(detail));
+    buf_append_char(&fe->list, '}');
+}
+
+void api_errors_free(api_errors *fe) {
+    buf_free(&fe->list);
+}
+
+void api_errors_respond(exchange *ex, api_errors *fe, int status,
+                        const char *detail) {
+    buf *b = &ex->resp_body;
+    b->len = 0;
+    const char *title = http_reason(status);
+    buf_append_str(b, "{\"type\":\"about:blank\",\"title\":");
+    json_append_string(b, title, strlen(title));
+    buf_appendf(b, ",\"status\":%d,\"detail\":", status);
+    json_append_string(b, detail, strlen(detail));
+    buf_append_str(b, ",\"errors\":[");
+    buf_append(b, fe->list.data, fe->list.len);
+    buf_append_str(b, "]}\n");
+    api_errors_free(fe);
+    exchange_respond_body(ex, status, "application/problem+json");
+}
+
+void api_problem_pointer(exchange *ex, int status, const char *pointer,
+                         const char *detail) {
+    api_errors fe;
+    api_errors_init(&fe);
+    api_errors_add(&fe, pointer, detail);
+    api_errors_respond(ex, &fe, status, detail);
+}
+
+void api_bad_param(exchange *ex, const char *name, const char *detail) {
+    char ptr[80];
+    snprintf(ptr, sizeof ptr, "?%s", name);
+    api_problem_pointer(ex, 400, ptr, detail);
+}
+
+void api_pointer_append(char *ptr, size_t ptrlen, const char *key) {
+    size_t n = strlen(ptr);
+    if (n + 2 > ptrlen)
+        return;
+    ptr[n++] = '/';
+    for (const char *p = key; *p && n + 3 < ptrlen; p++) {
+        if (*p == '~' || *p == '/') {
+            ptr[n++] = '~';
+            ptr[n++] = *p == '~' ? '0' : '1';
+        } else {
+            ptr[n++] = *p;
+        }
+    }
+    ptr[n] = '\0';
+}
+
+void api_store_failed(exchange *ex, const store_result *r) {
+    if (r->status == STORE_UNAVAILABLE) {
+        exchange_add_header(ex, "retry-after", "1", 1);
+        exchange_problem(ex, 503, NULL,
+                         r->message ? r->message : "the database is busy");
+        return;
+    }
+    exchange_problem(ex, 500, NULL, "the database failed");
+}
+
+void api_call_failed(exchange *ex) {
+    exchange_add_header(ex, "retry-after", "1", 1);
+    exchange_problem(ex, 503, NULL, "the database is not available");
+}
+
+store_loop *api_store(exchange *ex) {
+    return ex->worker->store;
+}
+
+int api_check_content_type(exchange *ex, const char *const *accepted) {
+    const http_field *f = exchange_header(ex, "content-type");
+    if (f) {
+        size_t n = f->value_len;
+        const char *semi = memchr(f->value, ';', n);
+        if (semi)
+            n = (size_t)(semi - f->value);
+        while (n && (f->value[n - 1] == ' ' || f->value[n - 1] == '\t'))
+            n--;
+        for (const char *const *a = accepted; *a; a++)
+            if (strlen(*a) == n && strncasecmp(f->value, *a, n) == 0)
+                return 0;
+    }
+    char detail[160];
+    snprintf(detail, sizeof detail, "the body must be %s%s%s", accepted[0],
+             accepted[1] ? " or " : "", accepted[1] ? accepted[1] : "");
+    exchange_problem(ex, 415, NULL, detail);
+    return -1;
+}
+
+json_t *api_parse_body(exchange *ex) {
+    json_error_t err;
+    const size_t flags = JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL |
+                         JSON_DECODE_ANY;
+    json_t *doc = json_loadb(ex->body ? ex->body : "", ex->body_len, flags,
+                             &err);
+    if (doc == NULL && (strstr(err.text, "too big integer") ||
+                        strstr(err.text, "real number overflow"))) {
+        /* Well-formed JSON with a number we cannot hold: a broken rule
+         * (422), not a syntax error. Find where, if integers read as
+         * doubles make it fit. */
+        json_error_t err2;
+        json_t *approx = json_loadb(ex->body, ex->body_len,
+                                    flags | JSON_DECODE_INT_AS_REAL, &err2);
+        json_t *id = json_is_object(approx) ? json_object_get(approx, "id")
+                                            : NULL;
+        if (id && json_is_real(id) &&
+            fabs(json_real_value(id)) >= 9.2233720368547758e18)
+            api_problem_pointer(ex, 422, "/id",
+                                "must be a positive integer below 2^63");
+        else
+            api_problem_pointer(
+                ex, 422,
+                json_is_object(approx) &&
+                        json_object_get(approx, "attributes")
+                    ? "/attributes"
+                    : "",
+                "numbers must fit a 64-bit integer or a finite double");
+        json_decref(approx);
+        return NULL;
+    }
+    if (doc == NULL) {
+        char detail[256];
+        snprintf(detail, sizeof detail,
+                 "malformed JSON at line %d, column %d: %s", err.line,
+                 err.column, err.text);
+        exchange_problem(ex, 400, NULL, detail);
+    }
+    return doc;
+}
+
+int api_valid_token(const char *s, size_t n, size_t max) {
+    if (n == 0 || n > max)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+int api_parse_query(exchange *ex, query *q, const char *const *allowed) {
+    if (query_parse(q, ex->query, ex->query_len, allowed) != 0) {
+        exchange_problem(ex, 400, NULL, q->error);
+        query_free(q);
+        return -1;
+    }
+    return 0;
+}
+
+int api_time_param(exchange *ex, const query *q, const char *name,
+                   int64_t *out) {
+    const char *s = query_get(q, name);
+    *out = 0;
+    if (s == NULL)
+        return 0;
+    if (time_parse_rfc3339_us(s, strlen(s), out) != 0 || *out <= 0) {
+        char detail[128];
+        snprintf(detail, sizeof detail,
+                 "%s must be an RFC 3339 date-time such as "
+                 "2026-01-31T12:00:00Z",
+                 name);
+        api_bad_param(ex, name, detail);
+        return -1;
+    }
+    return 0;
+}
+
+int api_parse_positive(const char *s, int64_t *out) {
+    if (s == NULL || *s == '\0' || *s == '0' || strlen(s) > 19)
+        return -1;
+    uint64_t v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    if (v > INT64_MAX)
+        return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+int api_limit_param(exchange *ex, const query *q, int def, int max,
+                    int *out) {
+    const char *s = query_get(q, "limit");
+    int64_t v = def;
+    if (s && (api_parse_positive(s, &v) != 0 || v > max)) {
+        char detail[80];
+        snprintf(detail, sizeof detail,
+                 "limit must be an integer from 1 to %d", max);
+        api_bad_param(ex, "limit", detail);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int api_read_cursor(const char *s, char *raw, size_t rawlen) {
+    size_t n = strlen(s);
+    if (n == 0 || n > 200 || (n * 3) / 4 + 1 > rawlen)
+        return -1;
+    long m = base64url_decode(s, n, raw);
+    if (m < 0)
+        return -1;
+    raw[m] = '\0';
+    if (strlen(raw) != (size_t)m)
+        return -1;
+    return 0;
+}
+
+void api_link_next(exchange *ex, const char *base, const char *cursor) {
+    char link[768];
+    size_t n = (size_t)snprintf(link, sizeof link,
+                                "<%s%scursor=%s>; rel=\"next\"", base,
+                                strchr(base, '?') ? "&" : "?", cursor);
+    if (n < sizeof link)
+        exchange_add_header(ex, "link", link, n);
+}
