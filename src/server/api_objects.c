@@ -714,11 +714,21 @@ static void objects_revert(exchange *ex) {
 
 /* ---- lists and cursors ------------------------------------------------- */
 
-/* Cursors are opaque to clients: base64url of "o<order>:<updated_at>:<id>"
- * for object lists and "r:<revision>" for revision lists. */
-static void make_cursor(char *out, size_t outlen, const char *raw) {
-    (void)outlen;
-    base64url_encode(raw, strlen(raw), out);
+/* Cursors (opaque to clients, see api_page_respond) carry the last row's
+ * key: "o<order>:<updated_at>:<id>" for objects, "r:<revision>" for
+ * revisions. */
+static void respond_objects_page(op *o, const store_result *r,
+                                 const char *raw_cursor) {
+    buf *b = &o->ex->resp_body;
+    b->len = 0;
+    buf_append_str(b, "{\"items\":[");
+    for (size_t i = 0; i < r->nrows; i++) {
+        if (i)
+            buf_append_char(b, ',');
+        append_object(b, &r->rows[i]);
+    }
+    api_page_respond(o->ex, raw_cursor, o->link_base);
+    op_free(o);
 }
 
 static void listed(const store_result *r, void *arg) {
@@ -729,29 +739,13 @@ static void listed(const store_result *r, void *arg) {
         op_free(o);
         return;
     }
-    buf *b = &ex->resp_body;
-    b->len = 0;
-    buf_append_str(b, "{\"items\":[");
-    for (size_t i = 0; i < r->nrows; i++) {
-        if (i)
-            buf_append_char(b, ',');
-        append_object(b, &r->rows[i]);
-    }
-    buf_append_str(b, "],\"next_cursor\":");
+    char raw[96];
     if (r->has_more && r->nrows > 0) {
         const store_object *last = &r->rows[r->nrows - 1];
-        char raw[96], cur[160];
         snprintf(raw, sizeof raw, "o%d:%lld:%lld", o->lq.order,
                  (long long)last->updated_at, (long long)last->id);
-        make_cursor(cur, sizeof cur, raw);
-        buf_appendf(b, "\"%s\"", cur);
-        api_link_next(ex, o->link_base, cur);
-    } else {
-        buf_append_str(b, "null");
     }
-    buf_append_str(b, "}\n");
-    exchange_respond_body(ex, 200, "application/json");
-    op_free(o);
+    respond_objects_page(o, r, r->has_more && r->nrows > 0 ? raw : NULL);
 }
 
 static const char *const list_params[] = {"type", "updated_after",
@@ -865,28 +859,11 @@ static void revisions_listed(const store_result *r, void *arg) {
         op_free(o);
         return;
     }
-    buf *b = &ex->resp_body;
-    b->len = 0;
-    buf_append_str(b, "{\"items\":[");
-    for (size_t i = 0; i < r->nrows; i++) {
-        if (i)
-            buf_append_char(b, ',');
-        append_object(b, &r->rows[i]);
-    }
-    buf_append_str(b, "],\"next_cursor\":");
-    if (r->has_more && r->nrows > 0) {
-        char raw[48], cur[80];
+    char raw[48];
+    if (r->has_more && r->nrows > 0)
         snprintf(raw, sizeof raw, "r:%lld",
                  (long long)r->rows[r->nrows - 1].revision);
-        make_cursor(cur, sizeof cur, raw);
-        buf_appendf(b, "\"%s\"", cur);
-        api_link_next(ex, o->link_base, cur);
-    } else {
-        buf_append_str(b, "null");
-    }
-    buf_append_str(b, "}\n");
-    exchange_respond_body(ex, 200, "application/json");
-    op_free(o);
+    respond_objects_page(o, r, r->has_more && r->nrows > 0 ? raw : NULL);
 }
 
 static const char *const revisions_params[] = {"limit", "cursor", NULL};

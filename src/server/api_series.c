@@ -402,21 +402,14 @@ static void listed(const store_result *r, void *arg) {
             buf_append_char(b, '}');
         }
     }
-    buf_append_str(b, "],\"next_cursor\":");
+    char raw[128];
     if (r->has_more && count > 0) {
         int64_t ts = l->events ? r->events[count - 1].ts : r->obs[count - 1].ts;
         const char *key = l->events ? r->events[count - 1].kind
                                     : r->obs[count - 1].metric;
-        char raw[128], cur[192];
         snprintf(raw, sizeof raw, "s:%lld:%s", (long long)ts, key);
-        base64url_encode(raw, strlen(raw), cur);
-        buf_appendf(b, "\"%s\"", cur);
-        api_link_next(ex, l->link_base, cur);
-    } else {
-        buf_append_str(b, "null");
     }
-    buf_append_str(b, "}\n");
-    exchange_respond_body(ex, 200, "application/json");
+    api_page_respond(ex, r->has_more && count > 0 ? raw : NULL, l->link_base);
     free(l);
 }
 

@@ -249,3 +249,22 @@ void api_link_next(exchange *ex, const char *base, const char *cursor) {
     if (n < sizeof link)
         exchange_add_header(ex, "link", link, n);
 }
+
+void api_page_respond(exchange *ex, const char *raw_cursor,
+                      const char *link_base) {
+    buf *b = &ex->resp_body;
+    buf_append_str(b, "],\"next_cursor\":");
+    if (raw_cursor) {
+        char cur[256];
+        size_t n = strlen(raw_cursor);
+        if (n > 180)
+            n = 180;
+        base64url_encode(raw_cursor, n, cur);
+        buf_appendf(b, "\"%s\"", cur);
+        api_link_next(ex, link_base, cur);
+    } else {
+        buf_append_str(b, "null");
+    }
+    buf_append_str(b, "}\n");
+    exchange_respond_body(ex, 200, "application/json");
+}

@@ -72,4 +72,10 @@ int api_read_cursor(const char *s, char *raw, size_t rawlen);
 /* Adds `Link: <base&cursor=...>; rel="next"`. */
 void api_link_next(exchange *ex, const char *base, const char *cursor);
 
+/* Ends a page that the caller began with `{"items":[` in |ex->resp_body|:
+ * writes `],"next_cursor":...}`, encoding |raw_cursor| (NULL: the last
+ * page) and adding the Link header built on |link_base|, and answers 200. */
+void api_page_respond(exchange *ex, const char *raw_cursor,
+                      const char *link_base);
+
 #endif

@@ -196,22 +196,6 @@ static void append_status_line(buf *b, int status) {
     buf_append(b, "\r\n", 2);
 }
 
-static void access_log(conn *c, exchange *ex) {
-    log_line *l = log_access_begin();
-    if (l == NULL)
-        return;
-    log_strn(l, "http.request.method", ex->method_str, ex->method_len);
-    log_strn(l, "url.path", ex->path, ex->path_len);
-    if (ex->route)
-        log_str(l, "http.route", ex->route->template);
-    log_int(l, "http.response.status_code", ex->status);
-    log_int(l, "http.response.body.bytes", (int64_t)ex->resp_body.len);
-    log_str(l, "network.protocol.name", "http/1.1");
-    log_int(l, "event.duration", (int64_t)(time_mono_ns() - ex->start_ns));
-    log_end(l);
-    worker_note_access(c->w);
-}
-
 /* The exchange's send hook: serialise the response into |out|. */
 static void free_conn_memory(conn *c);
 
@@ -270,7 +254,7 @@ static void send_response(exchange *ex) {
     if (!head_only)
         buf_append(o, ex->resp_body.data, ex->resp_body.len);
 
-    access_log(c, ex);
+    exchange_access_log(ex, "http/1.1", 0);
     if (!c->keep_alive)
         c->close_after = 1;
 

@@ -167,24 +167,6 @@ static ssize_t read_body(nghttp2_session *ng, int32_t stream_id,
 
 /* ---- responses -------------------------------------------------------- */
 
-static void access_log(h2_stream *s) {
-    exchange *ex = &s->ex;
-    log_line *l = log_access_begin();
-    if (l == NULL)
-        return;
-    log_strn(l, "http.request.method", ex->method_str, ex->method_len);
-    log_strn(l, "url.path", ex->path, ex->path_len);
-    if (ex->route)
-        log_str(l, "http.route", ex->route->template);
-    log_int(l, "http.response.status_code", ex->status);
-    log_int(l, "http.response.body.bytes", (int64_t)ex->resp_body.len);
-    log_str(l, "network.protocol.name", s->h->c->protocol);
-    log_int(l, "event.duration", (int64_t)(time_mono_ns() - ex->start_ns));
-    log_int(l, "http2.stream_id", s->id);
-    log_end(l);
-    worker_note_access(s->h->c->w);
-}
-
 #define NV(n, v, vl)                                                           \
     ((nghttp2_nv){(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, (vl),        \
                   NGHTTP2_NV_FLAG_NO_COPY_NAME})
@@ -234,7 +216,7 @@ static void send_response(exchange *ex) {
     if (rv != 0)
         nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, s->id,
                                   NGHTTP2_INTERNAL_ERROR);
-    access_log(s);
+    exchange_access_log(ex, h->c->protocol, s->id);
     pump(h);
 }
 

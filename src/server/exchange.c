@@ -6,6 +6,9 @@
 #include <strings.h>
 
 #include "json.h"
+#include "log.h"
+#include "server.h"
+#include "timeutil.h"
 
 int http_method_parse(const char *s, size_t len) {
     switch (len) {
@@ -122,7 +125,7 @@ const char *http_reason(int status) {
 void exchange_reset(exchange *ex) {
     buf body = ex->resp_body, text = ex->resp_header_text;
     void (*send)(exchange *) = ex->send;
-    void *conn = ex->conn, *server = ex->server;
+    void *conn = ex->conn, *srv = ex->server;
     struct worker *w = ex->worker;
     memset(ex, 0, sizeof *ex);
     body.len = 0;
@@ -135,7 +138,7 @@ void exchange_reset(exchange *ex) {
     ex->resp_header_text = text;
     ex->send = send;
     ex->conn = conn;
-    ex->server = server;
+    ex->server = srv;
     ex->worker = w;
 }
 
@@ -208,4 +211,23 @@ void exchange_problem(exchange *ex, int status, const char *title,
     }
     buf_append_str(b, "}\n");
     exchange_respond_body(ex, status, "application/problem+json");
+}
+
+void exchange_access_log(const exchange *ex, const char *protocol,
+                         int32_t stream_id) {
+    log_line *l = log_access_begin();
+    if (l == NULL)
+        return;
+    log_strn(l, "http.request.method", ex->method_str, ex->method_len);
+    log_strn(l, "url.path", ex->path, ex->path_len);
+    if (ex->route)
+        log_str(l, "http.route", ex->route->template);
+    log_int(l, "http.response.status_code", ex->status);
+    log_int(l, "http.response.body.bytes", (int64_t)ex->resp_body.len);
+    log_str(l, "network.protocol.name", protocol);
+    log_int(l, "event.duration", (int64_t)(time_mono_ns() - ex->start_ns));
+    if (stream_id)
+        log_int(l, "http2.stream_id", stream_id);
+    log_end(l);
+    worker_note_access(ex->worker);
 }

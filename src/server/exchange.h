@@ -112,4 +112,10 @@ void exchange_respond_body(exchange *ex, int status,
 void exchange_problem(exchange *ex, int status, const char *title,
                       const char *detail);
 
+/* Writes the access-log line of an answered exchange (on its worker's
+ * thread): method, path, route, status, bytes, duration, protocol and, for
+ * HTTP/2, the stream id (0: none). */
+void exchange_access_log(const exchange *ex, const char *protocol,
+                         int32_t stream_id);
+
 #endif
