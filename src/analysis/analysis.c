@@ -20,6 +20,21 @@
 #include "dtoa.h"
 #include "json.h"
 
+/* Results must not depend on the compiler: the seeded workload must give
+ * the same analysis everywhere, and docs/analysis-example.json is compared
+ * byte for byte. So no fusing of a * b + c into one rounding (clang takes
+ * the standard pragma; GCC ignores it with a warning, and fuses under
+ * -std=gnu11 on FMA hardware unless told), and no -ffast-math, which would
+ * also optimise the compensated sums away. */
+#if defined(__FAST_MATH__)
+#error "analysis.c needs IEEE 754 arithmetic: build it without -ffast-math"
+#endif
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 #define US_PER_HOUR INT64_C(3600000000)
 #define US_PER_DAY INT64_C(86400000000)
 /* RFC 3339 has four-digit years: 0000-01-01T00:00:00Z and
@@ -37,6 +52,7 @@ enum {
     /* Room for one member beyond its indentation: key, punctuation and the
      * longest value (dtoa_shortest writes DTOA_BUFSIZE bytes). */
     MEMBER_ROOM = 64 + DTOA_BUFSIZE,
+    DEPTH_ROOM = 32, /* see put_indent */
 };
 
 /* Constant keys need no escaping; pass them with their length. */
@@ -48,7 +64,7 @@ static const char pairs[200] = {"0001020304050607080910111213141516171819"
                                 "6061626364656667686970717273747576777879"
                                 "8081828384858687888990919293949596979899"};
 
-/* ---- The JSON writer ------------------------------------------------- */
+/* ---- The JSON writer ---- */
 
 /* Writes into a buf: each call reserves room for what it writes, then
  * writes with plain stores. The first error sticks and turns the rest
@@ -59,6 +75,10 @@ typedef struct jw {
     int depth; /* open containers */
     int first; /* the innermost container has no member yet */
     int err;
+    /* The last date written by put_day: consecutive hourly buckets share
+     * it. */
+    int64_t day;
+    char date[10];
 } jw;
 
 static void jw_fail(jw *w, int err) {
@@ -68,13 +88,18 @@ static void jw_fail(jw *w, int err) {
 
 /* A pointer to room for |n| bytes plus a separator and indentation, or
  * NULL after an error. */
-static char *jw_room(jw *w, size_t n) {
+static inline char *jw_room(jw *w, size_t n) {
+    n += 2 + 2 * (size_t)w->depth + DEPTH_ROOM;
     if (w->err)
         return NULL;
-    int rc = buf_reserve(w->b, n + 2 + 2 * (size_t)w->depth);
-    if (rc) {
-        w->err = rc;
-        return NULL;
+    /* buf_reserve is a call into another file: skip it while there is
+     * room, as there nearly always is. */
+    if (w->b->cap - w->b->len < n) {
+        int rc = buf_reserve(w->b, n);
+        if (rc) {
+            w->err = rc;
+            return NULL;
+        }
     }
     return w->b->data + w->b->len;
 }
@@ -83,22 +108,28 @@ static void jw_end(jw *w, char *p) {
     w->b->len = (size_t)(p - w->b->data);
 }
 
-static char *put_indent(char *p, int depth) {
+/* Callers reserve 2 * depth + 2 bytes, and DEPTH_ROOM more, so that
+ * shallow indentation (all of ours) is two fixed-size stores. */
+static inline char *put_indent(char *p, int depth) {
+    static const char spaces[32] = "                                ";
     *p++ = '\n';
-    memset(p, ' ', 2 * (size_t)depth);
+    if (depth <= 16)
+        memcpy(p, spaces, 32);
+    else
+        memset(p, ' ', 2 * (size_t)depth);
     return p + 2 * depth;
 }
 
 /* What goes before a member or an element: a comma unless it is the
  * first, then (pretty) a new line. */
-static char *put_sep(jw *w, char *p) {
+static inline char *put_sep(jw *w, char *p) {
     if (!w->first)
         *p++ = ',';
     w->first = 0;
     return w->pretty ? put_indent(p, w->depth) : p;
 }
 
-static char *put_key(jw *w, char *p, const char *key, size_t klen) {
+static inline char *put_key(jw *w, char *p, const char *key, size_t klen) {
     p = put_sep(w, p);
     *p++ = '"';
     memcpy(p, key, klen);
@@ -146,7 +177,7 @@ static char *put_f64(char *p, double v) {
     return p + dtoa_shortest(v, p);
 }
 
-/* ---- Times ------------------------------------------------------------ */
+/* ---- Times ---- */
 
 static int64_t floor_div(int64_t a, int64_t b) {
     int64_t q = a / b;
@@ -164,8 +195,8 @@ static void civil_from_days(int64_t days, int64_t *y, unsigned *m,
     unsigned doe = (unsigned)(z - era * 146097); /* [0, 146096] */
     unsigned yoe =
         (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100); /* [0, 365] */
-    unsigned mp = (5 * doy + 2) / 153; /* March = 0 */
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);    /* [0, 365] */
+    unsigned mp = (5 * doy + 2) / 153;                         /* March = 0 */
     *d = doy - (153 * mp + 2) / 5 + 1;
     *m = mp < 10 ? mp + 3 : mp - 9;
     *y = (int64_t)yoe + era * 400 + (*m <= 2);
@@ -189,10 +220,20 @@ static char *put_date(char *p, int64_t day) {
     return put2(p, d);
 }
 
+/* put_date, remembering the last one. */
+static char *put_day(jw *w, char *p, int64_t day) {
+    if (day != w->day) {
+        put_date(w->date, day);
+        w->day = day;
+    }
+    memcpy(p, w->date, 10);
+    return p + 10;
+}
+
 /* "YYYY-MM-DDTHH:00:00Z" for an hour since the epoch. */
-static char *put_hour(char *p, int64_t hour) {
+static char *put_hour(jw *w, char *p, int64_t hour) {
     int64_t day = floor_div(hour, 24);
-    p = put_date(p, day);
+    p = put_day(w, p, day);
     *p++ = 'T';
     p = put2(p, (unsigned)(hour - day * 24));
     memcpy(p, ":00:00Z", 7);
@@ -224,7 +265,7 @@ static int time_ok(int64_t us) {
     return us >= TIME_MIN_US && us <= TIME_MAX_US;
 }
 
-/* ---- Members and elements ------------------------------------------- */
+/* ---- Members and elements ---- */
 
 static void jw_key(jw *w, const char *key, size_t klen) {
     char *p = jw_room(w, klen + 8);
@@ -350,7 +391,7 @@ static void m_str(jw *w, const char *key, size_t klen, const char *s,
         jw_fail(w, rc);
 }
 
-/* ---- JSON text from the store (attributes, event data) -------------- */
+/* ---- JSON text from the store (attributes, event data) ---- */
 
 /* Length of the valid UTF-8 sequence at |p| (|n| bytes left), or 0. */
 static size_t utf8_seq(const unsigned char *p, size_t n) {
@@ -653,7 +694,7 @@ static int flat_array(const unsigned char *p, const unsigned char *end) {
 static char *raw_room(jw *w, int depth) {
     if (w->err)
         return NULL;
-    int rc = buf_reserve(w->b, 4 + 2 * (size_t)depth);
+    int rc = buf_reserve(w->b, 4 + 2 * (size_t)depth + DEPTH_ROOM);
     if (rc) {
         w->err = rc;
         return NULL;
@@ -761,7 +802,7 @@ static void m_raw(jw *w, const char *key, size_t klen, const char *text,
     jw_raw(w, text, n, ws);
 }
 
-/* ---- Which attributes a revision changed ----------------------------- */
+/* ---- Which attributes a revision changed ---- */
 
 typedef struct member {
     const char *key; /* the key's string literal, quotes included */
@@ -897,8 +938,8 @@ static long split_members(const char *text, member *m) {
 /* "changed": the keys added, removed or with a different value (text;
  * canonical text makes equal values equal bytes) between |prev| and
  * |cur|, in key order, on one line. */
-static void m_changed(jw *w, const member *cur, size_t nc,
-                      const member *prev, size_t np) {
+static void m_changed(jw *w, const member *cur, size_t nc, const member *prev,
+                      size_t np) {
     jw_key(w, KEY("changed"));
     char *o = jw_room(w, 1);
     if (o == NULL)
@@ -938,7 +979,7 @@ static void m_changed(jw *w, const member *cur, size_t nc,
     }
 }
 
-/* ---- Statistics ------------------------------------------------------- */
+/* ---- Statistics ---- */
 
 /* Neumaier's compensated sum: the error of each addition is carried in
  * |c|, so the total is nearly as exact as the sum rounded once. */
@@ -1061,7 +1102,7 @@ static void select_kth(double *a, ptrdiff_t n, ptrdiff_t k) {
     }
 }
 
-/* ---- The analysis ------------------------------------------------------ */
+/* ---- The analysis ---- */
 
 typedef struct anomaly {
     size_t i; /* index into the window's readings */
@@ -1070,11 +1111,11 @@ typedef struct anomaly {
 
 /* Scratch memory, one allocation per call, sized for the largest user. */
 typedef struct scratch {
-    double *vals;         /* a metric's values, for the percentiles */
-    anomaly *anomalies;   /* a metric's candidates */
+    double *vals;       /* a metric's values, for the percentiles */
+    anomaly *anomalies; /* a metric's candidates */
     const an_series **order;
-    const char **strs;    /* kinds, severities or authors, to sort */
-    member *cur, *prev;   /* attributes of two adjacent revisions */
+    const char **strs;  /* kinds, severities or authors, to sort */
+    member *cur, *prev; /* attributes of two adjacent revisions */
 } scratch;
 
 static size_t obs_first_after(const an_obs *o, size_t n, int64_t t) {
@@ -1116,11 +1157,11 @@ static void write_bucket(jw *w, int hourly, int64_t unit, const summary *s,
     if (hourly) {
         p = put_key(w, p, KEY("hour"));
         *p++ = '"';
-        p = put_hour(p, unit);
+        p = put_hour(w, p, unit);
     } else {
         p = put_key(w, p, KEY("date"));
         *p++ = '"';
-        p = put_date(p, unit);
+        p = put_day(w, p, unit);
     }
     *p++ = '"';
     p = put_u64(put_key(w, p, KEY("count")), s->n);
@@ -1152,8 +1193,8 @@ static void write_metric(jw *w, const char *name, const an_obs *o, size_t n,
     double scale = ldexp(1, k), unscale = ldexp(1, -k);
     summarize(o, n, scale, 1, &all);
 
-    /* Least-squares slope against time in days (from the first reading, so
-     * the times are small exact numbers). */
+    /* Least-squares slope against time in days, counted from the first
+     * reading so that the times stay small and keep their precision. */
     ksum tsum = {0, 0};
     for (size_t i = 0; i < n; i++)
         ksum_add(&tsum, (double)(o[i].ts - o[0].ts) / (double)US_PER_DAY);
@@ -1366,8 +1407,7 @@ static void write_revisions(jw *w, const an_input *in, scratch *sc) {
     qsort(sc->strs, nwin, sizeof *sc->strs, str_cmp);
     m_open(w, KEY("authors_in_window"), '[');
     for (size_t i = 0, j; i < nwin; i = j) {
-        for (j = i + 1; j < nwin && strcmp(sc->strs[j], sc->strs[i]) == 0;
-             j++)
+        for (j = i + 1; j < nwin && strcmp(sc->strs[j], sc->strs[i]) == 0; j++)
             ;
         jw_elem(w);
         jw_open(w, '{');
@@ -1431,7 +1471,7 @@ int analysis_write(const an_input *in, int pretty, buf *out) {
     size_t len0 = out->len;
     char *mem = NULL;
     scratch sc;
-    jw w = {out, pretty != 0, 0, 1, 0};
+    jw w = {out, pretty != 0, 0, 1, 0, INT64_MIN, {0}};
     int rc = 0;
 
     if (in->from > in->to || !time_ok(in->from) || !time_ok(in->to) ||
@@ -1485,11 +1525,6 @@ int analysis_write(const an_input *in, int pretty, buf *out) {
     write_metrics(&w, in, &sc);
     write_events(&w, in, &sc);
     jw_close(&w, '}');
-    if (pretty && w.err == 0) {
-        int r = buf_append_char(out, '\n');
-        if (r)
-            jw_fail(&w, r);
-    }
     rc = w.err;
 out:
     free(mem);

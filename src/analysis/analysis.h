@@ -80,7 +80,7 @@ typedef struct an_input {
 
 /* Appends the analysis of |in| to |out| as one JSON object: compact (no
  * whitespace) or, with |pretty|, indented by two spaces, one member per
- * line, with a final newline.
+ * line. No newline follows the closing brace.
  *
  * Returns 0, or -EINVAL if the input breaks a rule above (unsorted or
  * duplicate timestamps, a non-finite value, a NULL string where one is

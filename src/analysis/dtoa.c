@@ -793,9 +793,34 @@ static size_t format(char *out, int neg, uint64_t f, int e) {
         put8(d + 9, (uint32_t)(f % 100000000));
         dig = d + 17 - len;
     }
-    while (dig[len - 1] == '0') { /* f > 0: a nonzero digit stops this */
-        len--;
-        e++;
+    /* Trailing zeros (Schubfach's one-digit-shorter candidates have one,
+     * and short decimals like 12.5 a dozen): eight digits at a time, the
+     * zero digits being the zero bytes of w ^ "00000000". f > 0, so a
+     * nonzero digit stops this. */
+    for (;;) {
+        uint64_t w;
+        if (len < 8) {
+            while (dig[len - 1] == '0') {
+                len--;
+                e++;
+            }
+            break;
+        }
+        memcpy(&w, dig + len - 8, 8);
+        w ^= 0x3030303030303030;
+        if (w == 0) {
+            len -= 8;
+            e += 8;
+            continue;
+        }
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        int tz = __builtin_ctzll(w) / 8;
+#else
+        int tz = __builtin_clzll(w) / 8; /* the last digit is the top byte */
+#endif
+        len -= tz;
+        e += tz;
+        break;
     }
     /* The spec's n: the value is 0.d1d2d3... * 10^n. */
     int n = len + e;

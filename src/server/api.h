@@ -12,4 +12,7 @@ extern const size_t api_object_route_count;
 extern const route api_series_routes[];
 extern const size_t api_series_route_count;
 
+extern const route api_analysis_routes[];
+extern const size_t api_analysis_route_count;
+
 #endif

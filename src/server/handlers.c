@@ -46,7 +46,8 @@ static const route echo_route = {HTTP_POST, "/debug/echo", debug_echo};
  * the echo endpoint when asked for. */
 int handlers_init(server *srv) {
     size_t n = sizeof ops_routes / sizeof ops_routes[0];
-    size_t cap = n + api_object_route_count + api_series_route_count + 1;
+    size_t cap = n + api_object_route_count + api_series_route_count +
+                 api_analysis_route_count + 1;
     route *all = calloc(cap, sizeof *all);
     if (all == NULL)
         return -1;
@@ -58,6 +59,9 @@ int handlers_init(server *srv) {
         memcpy(all + n, api_series_routes,
                api_series_route_count * sizeof *all);
         n += api_series_route_count;
+        memcpy(all + n, api_analysis_routes,
+               api_analysis_route_count * sizeof *all);
+        n += api_analysis_route_count;
     }
     if (srv->opt.debug_echo)
         all[n++] = echo_route;

@@ -7,33 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dtoa.h"
 #include "json.h"
 
 int json_append_double(buf *out, double d) {
     if (!isfinite(d))
         return -EINVAL; /* JSON has no NaN or infinity */
-    char tmp[48];
-    int prec;
-    for (prec = 1; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, d);
-        if (strtod(tmp, NULL) == d)
-            break;
-    }
-    /* |tmp| is d.ddde+XX with the fewest digits; write it as JavaScript
-     * would: plain decimals for 1e-6 <= |d| < 1e21, else exponent form. */
-    int exp10 = atoi(strchr(tmp, 'e') + 1);
-    if (d == 0)
-        return buf_append_str(out, signbit(d) ? "-0" : "0");
-    if (exp10 >= -6 && exp10 < 21) {
-        int decimals = prec - 1 - exp10;
-        snprintf(tmp, sizeof tmp, "%.*f", decimals > 0 ? decimals : 0, d);
-        return buf_append_str(out, tmp);
-    }
-    char *e = strchr(tmp, 'e');
-    char mant[32];
-    snprintf(mant, sizeof mant, "%.*s", (int)(e - tmp), tmp);
-    snprintf(tmp, sizeof tmp, "%se%s%d", mant, exp10 > 0 ? "+" : "", exp10);
-    return buf_append_str(out, tmp);
+    char tmp[32];
+    return buf_append(out, tmp, dtoa_shortest(d, tmp));
 }
 
 static int cmp_keys(const void *a, const void *b) {

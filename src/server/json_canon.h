@@ -15,7 +15,7 @@
 int json_canonical(const json_t *v, buf *out);
 
 /* Appends the shortest decimal form of a finite |d| that strtod reads back
- * exactly ("0.1", "1e+300", "3"). */
+ * exactly, as JavaScript prints it ("0.1", "1e+300", "3", -0 as "0"). */
 int json_append_double(buf *out, double d);
 
 #endif

@@ -4,8 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis_cache.h"
 #include "cpus.h"
+#include "timeutil.h"
 #include "log.h"
+#include "seed.h"
 #include "server.h"
 #include "store.h"
 #include "tls.h"
@@ -25,6 +28,8 @@ static void usage(FILE *out) {
             "Commands:\n"
             "  serve      serve the API (the default)\n"
             "  migrate    apply pending schema migrations to --db, then exit\n"
+            "  seed       write the standard workload into an empty --db\n"
+            "             (--objects, --days, --interval, --seed, --end)\n"
             "\n"
             "Options (each also OBJECTD_<NAME> in the environment, and\n"
             "'name = value' in a --config file; flags win, then the\n"
@@ -79,7 +84,45 @@ static int open_store(server *srv, int migrate) {
     return 0;
 }
 
-static int cmd_serve(int argc, char **argv, int migrate_only) {
+enum { CMD_SERVE, CMD_MIGRATE, CMD_SEED };
+
+static int cmd_seed(server *srv) {
+    workload w;
+    char err[512];
+    workload_defaults(&w);
+    w.objects = (int)srv->opt.seed_objects;
+    w.days = (int)srv->opt.seed_days;
+    w.interval = srv->opt.seed_interval_ms * 1000;
+    w.seed = (uint64_t)srv->opt.seed;
+    if (time_parse_rfc3339_us(srv->opt.seed_end, strlen(srv->opt.seed_end),
+                              &w.end) != 0) {
+        fprintf(stderr, "objectd: --end '%s': expected an RFC 3339 time\n",
+                srv->opt.seed_end);
+        return 2;
+    }
+    if (workload_readings(&w) > 1000000) {
+        fprintf(stderr, "objectd: --days / --interval give over a million "
+                        "readings per metric\n");
+        return 2;
+    }
+    /* A bulk load: fsync at checkpoints, not at each of its thousands of
+     * commits (a seed that dies half-way is simply run again). */
+    free(srv->opt.sync);
+    srv->opt.sync = strdup("normal");
+    if (srv->opt.sync == NULL || open_store(srv, 1) != 0)
+        return 1;
+    int rc = seed_run(srv->store, &w, err, sizeof err);
+    if (rc != 0) {
+        log_line *l = log_begin(LOG_ERROR, "seed failed");
+        log_str(l, "error.message", err);
+        log_end(l);
+    }
+    store_close(srv->store);
+    srv->store = NULL;
+    return rc == 0 ? 0 : 1;
+}
+
+static int cmd_serve(int argc, char **argv, int cmd) {
     server srv;
     memset(&srv, 0, sizeof srv);
     char err[512];
@@ -115,6 +158,10 @@ static int cmd_serve(int argc, char **argv, int migrate_only) {
         }
     }
     log_set_level((log_level)log_level_parse(srv.opt.log_level));
+    srv.opt.analysis_cache_on = strcmp(srv.opt.analysis_cache, "on") == 0;
+    analysis_cache_init(srv.opt.analysis_cache_on
+                            ? (size_t)srv.opt.analysis_cache_mb << 20
+                            : 0);
     if ((rc = log_access_open(srv.opt.access_log)) != 0) {
         fprintf(stderr, "objectd: --access-log %s: %s\n", srv.opt.access_log,
                 strerror(-rc));
@@ -125,7 +172,14 @@ static int cmd_serve(int argc, char **argv, int migrate_only) {
     char why[128];
     int cpus = cpus_available(why, sizeof why);
     srv.nworkers = srv.opt.threads > 0 ? (int)srv.opt.threads : cpus;
-    if (migrate_only) {
+    if (cmd == CMD_SEED) {
+        rc = cmd_seed(&srv);
+        tls_ctx_free(srv.tls);
+        log_access_close();
+        config_free(&options_spec, &srv.opt);
+        return rc;
+    }
+    if (cmd == CMD_MIGRATE) {
         rc = open_store(&srv, 1);
         store_close(srv.store);
         tls_ctx_free(srv.tls);
@@ -147,6 +201,7 @@ static int cmd_serve(int argc, char **argv, int migrate_only) {
     }
     rc = server_run(&srv);
     store_close(srv.store);
+    analysis_cache_destroy();
     tls_ctx_free(srv.tls);
     log_access_close();
     config_free(&options_spec, &srv.opt);
@@ -160,9 +215,11 @@ int main(int argc, char **argv) {
     }
     if (argc > 1 && argv[1][0] != '-') {
         if (strcmp(argv[1], "serve") == 0)
-            return cmd_serve(argc - 2, argv + 2, 0);
+            return cmd_serve(argc - 2, argv + 2, CMD_SERVE);
         if (strcmp(argv[1], "migrate") == 0)
-            return cmd_serve(argc - 2, argv + 2, 1);
+            return cmd_serve(argc - 2, argv + 2, CMD_MIGRATE);
+        if (strcmp(argv[1], "seed") == 0)
+            return cmd_serve(argc - 2, argv + 2, CMD_SEED);
         if (strcmp(argv[1], "help") == 0) {
             usage(stdout);
             return 0;
@@ -171,5 +228,5 @@ int main(int argc, char **argv) {
                 argv[1]);
         return 2;
     }
-    return cmd_serve(argc - 1, argv + 1, 0);
+    return cmd_serve(argc - 1, argv + 1, CMD_SERVE);
 }

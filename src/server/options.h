@@ -29,6 +29,15 @@ typedef struct options {
     int64_t h2_initial_window_size;
     int64_t h2_connection_window_size;
     int debug_echo;
+    int64_t seed_objects;
+    int64_t seed_days;
+    int64_t seed_interval_ms;
+    int64_t seed;
+    char *seed_end;
+    char *analysis_cache;
+    int analysis_cache_on; /* derived: analysis_cache == "on" */
+    int64_t analysis_cache_mb;
+    int64_t max_analyses_in_flight;
     char *db;
     char *migrate;
     char *sync;

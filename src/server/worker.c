@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "compress.h"
 #include "log.h"
 #include "server.h"
 #include "store.h"
@@ -143,6 +144,7 @@ static void worker_main(void *arg) {
     uv_walk(&w->loop, close_walk, NULL);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     log_thread_cleanup();
+    compress_thread_cleanup();
 }
 
 void worker_adopt(worker *w, int fd, struct tls_ctx *tls) {

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,6 +38,18 @@ typedef struct row {
     char type[32], name[64], attributes[256], updated_by[32];
 } row;
 
+typedef struct obs_row {
+    char metric[72];
+    int64_t ts;
+    double value;
+} obs_row;
+
+typedef struct ev_row {
+    int64_t ts;
+    char kind[72], severity[16], message[1040], data[256];
+    int has_data;
+} ev_row;
+
 typedef struct got {
     int ncalls;
     int status;
@@ -45,10 +58,19 @@ typedef struct got {
     size_t nrows;
     int has_more;
     uint64_t at_ns; /* when the callback ran */
+    obs_row *obs;
+    size_t nobs;
+    ev_row *events;
+    size_t nevents;
+    size_t metric_copies; /* distinct metric pointers among obs */
+    int64_t inserted, replaced, unchanged, change_seq;
+    int64_t window_from, window_to, newest_ts;
 } got;
 
 static void got_reset(got *g) {
     free(g->rows);
+    free(g->obs);
+    free(g->events);
     memset(g, 0, sizeof *g);
     g->status = -1;
 }
@@ -77,6 +99,45 @@ static void on_result(const store_result *res, void *arg) {
         snprintf(r->name, sizeof r->name, "%s", o->name);
         snprintf(r->attributes, sizeof r->attributes, "%s", o->attributes);
         snprintf(r->updated_by, sizeof r->updated_by, "%s", o->updated_by);
+    }
+    g->inserted = res->inserted;
+    g->replaced = res->replaced;
+    g->unchanged = res->unchanged;
+    g->change_seq = res->change_seq;
+    g->window_from = res->window_from;
+    g->window_to = res->window_to;
+    g->newest_ts = res->newest_ts;
+    free(g->obs);
+    g->nobs = res->nobs;
+    g->obs = calloc(res->nobs + 1, sizeof *g->obs);
+    const char *seen[64];
+    g->metric_copies = 0;
+    for (size_t i = 0; i < res->nobs; i++) {
+        const store_observation *o = &res->obs[i];
+        snprintf(g->obs[i].metric, sizeof g->obs[i].metric, "%s", o->metric);
+        g->obs[i].ts = o->ts;
+        g->obs[i].value = o->value;
+        size_t k = 0;
+        while (k < g->metric_copies && k < 64 && seen[k] != o->metric)
+            k++;
+        if (k == g->metric_copies) {
+            if (k < 64)
+                seen[k] = o->metric;
+            g->metric_copies++;
+        }
+    }
+    free(g->events);
+    g->nevents = res->nevents;
+    g->events = calloc(res->nevents + 1, sizeof *g->events);
+    for (size_t i = 0; i < res->nevents; i++) {
+        const store_event *e = &res->events[i];
+        ev_row *r = &g->events[i];
+        r->ts = e->ts;
+        snprintf(r->kind, sizeof r->kind, "%s", e->kind);
+        snprintf(r->severity, sizeof r->severity, "%s", e->severity);
+        snprintf(r->message, sizeof r->message, "%s", e->message);
+        r->has_data = e->data != NULL;
+        snprintf(r->data, sizeof r->data, "%s", e->data ? e->data : "");
     }
 }
 
@@ -207,13 +268,67 @@ static int revisions(got *g, int64_t id, int64_t before, int limit) {
     return g->status;
 }
 
+static int obs_put(got *g, int64_t id, const store_observation *obs, size_t n) {
+    got_reset(g);
+    int rc = store_observations_put(sl, id, obs, n, on_result, g);
+    CHECK_EQ_INT(rc, 0);
+    if (rc == 0)
+        wait_for(g);
+    return g->status;
+}
+
+static int ev_put(got *g, int64_t id, const store_event *ev, size_t n) {
+    got_reset(g);
+    int rc = store_events_put(sl, id, ev, n, on_result, g);
+    CHECK_EQ_INT(rc, 0);
+    if (rc == 0)
+        wait_for(g);
+    return g->status;
+}
+
+static int obs_list(got *g, const store_series_query *q) {
+    got_reset(g);
+    int rc = store_observations_list(sl, q, on_result, g);
+    CHECK_EQ_INT(rc, 0);
+    if (rc == 0)
+        wait_for(g);
+    return g->status;
+}
+
+static int ev_list(got *g, const store_series_query *q) {
+    got_reset(g);
+    int rc = store_events_list(sl, q, on_result, g);
+    CHECK_EQ_INT(rc, 0);
+    if (rc == 0)
+        wait_for(g);
+    return g->status;
+}
+
+static int analysis(got *g, int64_t id, int64_t from, int64_t to) {
+    got_reset(g);
+    int rc = store_analysis_load(sl, id, from, to, on_result, g);
+    CHECK_EQ_INT(rc, 0);
+    if (rc == 0)
+        wait_for(g);
+    return g->status;
+}
+
+static int version(got *g, int64_t id) {
+    got_reset(g);
+    int rc = store_object_version(sl, id, on_result, g);
+    CHECK_EQ_INT(rc, 0);
+    if (rc == 0)
+        wait_for(g);
+    return g->status;
+}
+
 /* ---- migrations ------------------------------------------------------ */
 
 static void reset_schema(void) {
-    sql("DROP TABLE IF EXISTS revisions, objects, schema_migrations, "
-        "story_revisions CASCADE");
+    sql("DROP TABLE IF EXISTS observations, events, revisions, objects, "
+        "schema_migrations, story_revisions CASCADE");
     sql("DROP FUNCTION IF EXISTS objectd_create, objectd_put, "
-        "objectd_now_us");
+        "objectd_now_us, objectd_observations_put, objectd_events_put");
     sql("DROP SEQUENCE IF EXISTS objects_id_seq");
 }
 
@@ -706,6 +821,807 @@ static void test_revisions(void) {
     CHECK_EQ_INT(revisions(&g, 0, 0, 5), STORE_NOT_FOUND);
     got_reset(&g);
     got_reset(&c);
+}
+
+/* ---- observations and events ----------------------------------------- */
+
+enum { MINUTE_US = 60000000 };
+#define DAY_US (86400LL * 1000000)
+#define T0 1700000000000000LL
+
+static long long count_where(const char *table, int64_t id) {
+    char q[160];
+    snprintf(q, sizeof q, "SELECT count(*) FROM %s WHERE object_id = %" PRId64,
+             table, id);
+    return sql(q);
+}
+
+static double obs_value(int64_t id, const char *metric, int64_t ts) {
+    char q[200];
+    snprintf(q, sizeof q,
+             "SELECT value FROM observations WHERE object_id = %" PRId64
+             " AND metric = '%s' AND ts = %" PRId64,
+             id, metric, ts);
+    PGresult *r = PQexec(admin, q);
+    double v = PQntuples(r) == 1 ? strtod(PQgetvalue(r, 0, 0), NULL) : NAN;
+    PQclear(r);
+    return v;
+}
+
+/* An object that exists and is deleted. */
+static int64_t deleted_object(void) {
+    got c = {0}, g = {0};
+    CHECK_EQ_INT(create(&c, 0, "gone", "g", "{}"), STORE_OK);
+    int64_t id = c.rows[0].id;
+    store_write del = {
+        .id = id, .author = "t", .deleted = 1, .keep_content = 1};
+    CHECK_EQ_INT(put(&g, &del), STORE_OK);
+    got_reset(&c);
+    got_reset(&g);
+    return id;
+}
+
+static void test_observations_put(void) {
+    static const char *const metrics[] = {"cpu", "mem", "disk.io"};
+    enum { NTS = 20, N = 3 * NTS };
+    store_observation obs[N];
+    got g = {0}, c = {0};
+    CHECK_EQ_INT(create(&c, 0, "sensor", "s", "{}"), STORE_OK);
+    int64_t id = c.rows[0].id;
+    for (int i = 0; i < N; i++) {
+        obs[i].metric = metrics[i % 3];
+        obs[i].ts = T0 + (i / 3) * MINUTE_US;
+        obs[i].value = (i / 3) * 1.5 + i % 3;
+    }
+    CHECK_EQ_INT(obs_put(&g, id, obs, N), STORE_OK);
+    CHECK_EQ_INT(g.inserted, N);
+    CHECK_EQ_INT(g.replaced, 0);
+    CHECK_EQ_INT(g.unchanged, 0);
+    CHECK_EQ_INT(g.change_seq, 2);
+    CHECK_EQ_INT(count_where("observations", id), N);
+
+    /* The same batch again changes nothing, change_seq included. */
+    CHECK_EQ_INT(obs_put(&g, id, obs, N), STORE_OK);
+    CHECK_EQ_INT(g.inserted, 0);
+    CHECK_EQ_INT(g.replaced, 0);
+    CHECK_EQ_INT(g.unchanged, N);
+    CHECK_EQ_INT(g.change_seq, 2);
+    CHECK_EQ_INT(version(&g, id), STORE_OK);
+    CHECK_EQ_INT(g.rows[0].change_seq, 2);
+    CHECK_EQ_INT(g.rows[0].revision, 1);
+
+    /* 5 new values, 3 late readings (before the first) and 2 new at the
+     * end, 5 the same: one bump. */
+    store_observation mix[15];
+    for (int i = 0; i < 5; i++) {
+        mix[i] = obs[i * 7];
+        mix[i].value += 100;
+    }
+    for (int i = 0; i < 3; i++)
+        mix[5 + i] = (store_observation){"cpu", T0 - (i + 1) * MINUTE_US, i};
+    mix[8] = (store_observation){"mem", T0 + NTS * MINUTE_US, 8};
+    mix[9] = (store_observation){"new.metric", T0, 9};
+    for (int i = 0; i < 5; i++)
+        mix[10 + i] = obs[i * 7 + 1];
+    CHECK_EQ_INT(obs_put(&g, id, mix, 15), STORE_OK);
+    CHECK_EQ_INT(g.inserted, 5);
+    CHECK_EQ_INT(g.replaced, 5);
+    CHECK_EQ_INT(g.unchanged, 5);
+    CHECK_EQ_INT(g.change_seq, 3);
+    CHECK(obs_value(id, obs[7].metric, obs[7].ts) == obs[7].value + 100);
+    CHECK(obs_value(id, "cpu", T0 - 3 * MINUTE_US) == 2);
+    CHECK_EQ_INT(count_where("observations", id), N + 5);
+
+    /* Late data alone still bumps change_seq. */
+    store_observation late = {"cpu", T0 - DAY_US, 42};
+    CHECK_EQ_INT(obs_put(&g, id, &late, 1), STORE_OK);
+    CHECK_EQ_INT(g.inserted, 1);
+    CHECK_EQ_INT(g.change_seq, 4);
+
+    /* Repeats inside one batch: the last occurrence wins, the ones it
+     * supersedes count as unchanged. */
+    store_observation dup[] = {{"cpu", T0, -1}, {"x", T0, 7}, {"cpu", T0, -2},
+                               {"x", T0, 7},    {"y", T0, 1}, {"y", T0, 2}};
+    CHECK_EQ_INT(obs_put(&g, id, dup, 6), STORE_OK);
+    CHECK_EQ_INT(g.inserted, 2);
+    CHECK_EQ_INT(g.replaced, 1);
+    CHECK_EQ_INT(g.unchanged, 3);
+    CHECK_EQ_INT(g.change_seq, 5);
+    CHECK(obs_value(id, "cpu", T0) == -2);
+    CHECK(obs_value(id, "y", T0) == 2);
+    CHECK_EQ_INT(obs_put(&g, id, dup, 6), STORE_OK);
+    CHECK_EQ_INT(g.unchanged, 6);
+    CHECK_EQ_INT(g.change_seq, 5);
+
+    /* Unknown or deleted objects: NOT_FOUND, nothing written. */
+    CHECK_EQ_INT(obs_put(&g, 987654321, obs, N), STORE_NOT_FOUND);
+    CHECK_EQ_INT(count_where("observations", 987654321), 0);
+    int64_t gone = deleted_object();
+    CHECK_EQ_INT(obs_put(&g, gone, obs, N), STORE_NOT_FOUND);
+    CHECK_EQ_INT(count_where("observations", gone), 0);
+    CHECK_EQ_INT(version(&g, gone), STORE_OK);
+    CHECK_EQ_INT(g.rows[0].change_seq, 2);
+    CHECK_EQ_INT(g.rows[0].deleted, 1);
+
+    /* Exact doubles, extremes included, survive the round trip. */
+    store_observation odd[] = {{"odd", 1, 0.1},
+                               {"odd", 2, -1e308},
+                               {"odd", 3, 5e-324},
+                               {"odd", INT64_MAX, 1.0 / 3}};
+    CHECK_EQ_INT(obs_put(&g, id, odd, 4), STORE_OK);
+    CHECK_EQ_INT(g.inserted, 4);
+    for (int i = 0; i < 4; i++)
+        CHECK(obs_value(id, "odd", odd[i].ts) == odd[i].value);
+
+    /* Bad arguments: an error, and no callback. */
+    got_reset(&g);
+    CHECK_EQ_INT(store_observations_put(sl, id, obs, 0, on_result, &g),
+                 -EINVAL);
+    CHECK_EQ_INT(store_observations_put(sl, id, NULL, 1, on_result, &g),
+                 -EINVAL);
+    CHECK_EQ_INT(store_observations_put(sl, id, obs, 100001, on_result, &g),
+                 -EINVAL);
+    store_observation bad = {"cpu", T0, NAN};
+    CHECK_EQ_INT(store_observations_put(sl, id, &bad, 1, on_result, &g),
+                 -EINVAL);
+    bad = (store_observation){NULL, T0, 1};
+    CHECK_EQ_INT(store_observations_put(sl, id, &bad, 1, on_result, &g),
+                 -EINVAL);
+    run_for(10);
+    CHECK_EQ_INT(g.ncalls, 0);
+    got_reset(&g);
+    got_reset(&c);
+}
+
+static void test_events_put(void) {
+    got g = {0}, c = {0};
+    CHECK_EQ_INT(create(&c, 0, "sensor", "e", "{}"), STORE_OK);
+    int64_t id = c.rows[0].id;
+    static char big[1025];
+    memset(big, 'm', 1024);
+    store_event ev[] = {
+        {T0, "deploy", "info", "v1 deployed", "{\"v\":1}"},
+        {T0, "alert", "warning", "hot", NULL},
+        {T0 + 1, "alert", "error", "hotter", "{}"},
+        {T0 + 2, "note", "debug", "", NULL},
+        {T0 + 3, "note", "critical", big, "[1,2]"},
+    };
+    CHECK_EQ_INT(ev_put(&g, id, ev, 5), STORE_OK);
+    CHECK_EQ_INT(g.inserted, 5);
+    CHECK_EQ_INT(g.replaced, 0);
+    CHECK_EQ_INT(g.unchanged, 0);
+    CHECK_EQ_INT(g.change_seq, 2);
+    CHECK_EQ_INT(ev_put(&g, id, ev, 5), STORE_OK);
+    CHECK_EQ_INT(g.inserted, 0);
+    CHECK_EQ_INT(g.replaced, 0);
+    CHECK_EQ_INT(g.unchanged, 5);
+    CHECK_EQ_INT(g.change_seq, 2);
+
+    /* Each field counts, NULL data included. */
+    store_event ch[] = {
+        {T0, "deploy", "warning", "v1 deployed", "{\"v\":1}"}, /* severity */
+        {T0, "alert", "warning", "hot!", NULL},                /* message */
+        {T0 + 1, "alert", "error", "hotter", NULL},  /* data -> NULL */
+        {T0 + 2, "note", "debug", "", "{}"},         /* NULL -> data */
+        {T0 + 3, "note", "critical", big, "[1,2]"},  /* same */
+        {T0 - DAY_US, "late", "info", "late", NULL}, /* new, late */
+    };
+    CHECK_EQ_INT(ev_put(&g, id, ch, 6), STORE_OK);
+    CHECK_EQ_INT(g.inserted, 1);
+    CHECK_EQ_INT(g.replaced, 4);
+    CHECK_EQ_INT(g.unchanged, 1);
+    CHECK_EQ_INT(g.change_seq, 3);
+    CHECK_EQ_INT(count_where("events", id), 6);
+    char q[200];
+    snprintf(q, sizeof q,
+             "SELECT count(*) FROM events WHERE object_id = %" PRId64
+             " AND data IS NULL",
+             id);
+    CHECK_EQ_INT(sql(q), 3);
+
+    /* Repeats in one batch: the last wins. */
+    store_event dup[] = {{T0 + 9, "k", "info", "first", NULL},
+                         {T0 + 9, "k", "error", "second", "{}"}};
+    CHECK_EQ_INT(ev_put(&g, id, dup, 2), STORE_OK);
+    CHECK_EQ_INT(g.inserted, 1);
+    CHECK_EQ_INT(g.unchanged, 1);
+    CHECK_EQ_INT(g.change_seq, 4);
+    snprintf(q, sizeof q,
+             "SELECT count(*) FROM events WHERE object_id = %" PRId64
+             " AND kind = 'k' AND message = 'second' AND data = '{}'",
+             id);
+    CHECK_EQ_INT(sql(q), 1);
+
+    CHECK_EQ_INT(ev_put(&g, 987654321, ev, 5), STORE_NOT_FOUND);
+    CHECK_EQ_INT(count_where("events", 987654321), 0);
+    int64_t gone = deleted_object();
+    CHECK_EQ_INT(ev_put(&g, gone, ev, 5), STORE_NOT_FOUND);
+    CHECK_EQ_INT(count_where("events", gone), 0);
+
+    got_reset(&g);
+    store_event bad = {T0, NULL, "info", "m", NULL};
+    CHECK_EQ_INT(store_events_put(sl, id, &bad, 1, on_result, &g), -EINVAL);
+    bad = (store_event){T0, "k", "info", NULL, NULL};
+    CHECK_EQ_INT(store_events_put(sl, id, &bad, 1, on_result, &g), -EINVAL);
+    CHECK_EQ_INT(store_events_put(sl, id, ev, 0, on_result, &g), -EINVAL);
+    run_for(10);
+    CHECK_EQ_INT(g.ncalls, 0);
+    got_reset(&g);
+    got_reset(&c);
+}
+
+/* ---- series lists ------------------------------------------------------ */
+
+typedef struct series_key {
+    int64_t ts;
+    const char *name;
+} series_key;
+
+static int key_cmp(const void *a, const void *b) {
+    const series_key *x = a, *y = b;
+    if (x->ts != y->ts)
+        return x->ts < y->ts ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+/* Pages through the list of |events| (or observations) with |q| (its
+ * cursor fields are overwritten) and checks it visits exactly |want| (in
+ * order), each once, has_more on every page but the last. */
+static void check_paging(const char *label, int events, store_series_query q,
+                         const series_key *want, size_t nwant) {
+    got g = {0};
+    size_t seen = 0, pages = 0, bad = 0;
+    char cursor_key[72] = "";
+    q.has_cursor = 0;
+    for (;;) {
+        int st = events ? ev_list(&g, &q) : obs_list(&g, &q);
+        CHECK_EQ_INT(st, STORE_OK);
+        if (st != STORE_OK)
+            break;
+        pages++;
+        size_t n = events ? g.nevents : g.nobs;
+        for (size_t i = 0; i < n; i++, seen++) {
+            int64_t ts = events ? g.events[i].ts : g.obs[i].ts;
+            const char *name = events ? g.events[i].kind : g.obs[i].metric;
+            if (seen >= nwant || want[seen].ts != ts ||
+                strcmp(want[seen].name, name) != 0)
+                bad++;
+        }
+        if (!g.has_more)
+            break;
+        if (n == 0 || n != (size_t)q.limit) {
+            bad++;
+            break;
+        }
+        q.has_cursor = 1;
+        q.cursor_ts = events ? g.events[n - 1].ts : g.obs[n - 1].ts;
+        snprintf(cursor_key, sizeof cursor_key, "%s",
+                 events ? g.events[n - 1].kind : g.obs[n - 1].metric);
+        q.cursor_key = cursor_key;
+        if (pages > nwant + 2) {
+            bad++;
+            break;
+        }
+    }
+    if (bad || seen != nwant)
+        fprintf(stderr, "%s: limit %d: %zu of %zu rows, %zu wrong\n", label,
+                q.limit, seen, nwant, bad);
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_INT(seen, nwant);
+    got_reset(&g);
+}
+
+/* Keys of |all| (sorted) that pass the filter and the bounds. */
+static size_t keys_filter(const series_key *all, size_t n, const char *name,
+                          int64_t from, int64_t to, series_key *out) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((name == NULL || strcmp(all[i].name, name) == 0) &&
+            (from == 0 || all[i].ts >= from) && (to == 0 || all[i].ts <= to))
+            out[k++] = all[i];
+    return k;
+}
+
+static void check_all_pagings(const char *label, int events, int64_t id,
+                              const series_key *all, size_t n,
+                              const char *const *names, int nnames) {
+    series_key *want = calloc(n + 1, sizeof *want);
+    static const int limits[] = {1, 3, 7, 10000};
+    /* Bounds in the middle of the data, landing on readings. */
+    int64_t from = all[n / 4].ts, to = all[3 * n / 4].ts;
+    for (size_t li = 0; li < sizeof limits / sizeof limits[0]; li++) {
+        for (int f = -1; f < nnames; f++) {
+            for (int b = 0; b < 2; b++) {
+                const char *name = f < 0 ? NULL : names[f];
+                store_series_query q = {.id = id,
+                                        .filter = name,
+                                        .from = b ? from : 0,
+                                        .to = b ? to : 0,
+                                        .limit = limits[li]};
+                size_t k = keys_filter(all, n, name, q.from, q.to, want);
+                char what[128];
+                snprintf(what, sizeof what, "%s filter %s bounds %d", label,
+                         name ? name : "-", b);
+                check_paging(what, events, q, want, k);
+            }
+        }
+    }
+    free(want);
+}
+
+static void test_observation_lists(void) {
+    /* "B" sorts before "a" in byte order (and after it in most locales):
+     * the lists must use byte order, as SQLite does. */
+    static const char *const names[] = {"a", "B", "b.x", "c-1"};
+    enum { NTS = 25 };
+    store_observation obs[4 * NTS];
+    series_key all[4 * NTS];
+    size_t n = 0;
+    got g = {0}, c = {0};
+    CHECK_EQ_INT(create(&c, 0, "lists", "l", "{}"), STORE_OK);
+    int64_t id = c.rows[0].id;
+    for (int t = 0; t < NTS; t++)
+        for (int m = 0; m < 4; m++)
+            if ((t + m) % 3 != 0) {
+                /* Irregular times, some shared by several metrics. */
+                int64_t ts = T0 + t * MINUTE_US + (m == 3 ? 1 : 0);
+                obs[n] = (store_observation){names[m], ts, t + m / 10.0};
+                all[n] = (series_key){ts, names[m]};
+                n++;
+            }
+    CHECK_EQ_INT(obs_put(&g, id, obs, n), STORE_OK);
+    CHECK_EQ_INT(g.inserted, n);
+    qsort(all, n, sizeof *all, key_cmp);
+    check_all_pagings("observations", 0, id, all, n, names, 4);
+
+    /* Values come back exactly; the metric of every row is one copy. */
+    store_series_query q = {.id = id, .limit = 10000};
+    CHECK_EQ_INT(obs_list(&g, &q), STORE_OK);
+    CHECK_EQ_INT(g.nobs, n);
+    CHECK_EQ_INT(g.metric_copies, 4);
+    int exact = 0;
+    for (size_t i = 0; i < g.nobs; i++)
+        for (size_t j = 0; j < n; j++)
+            if (obs[j].ts == g.obs[i].ts &&
+                strcmp(obs[j].metric, g.obs[i].metric) == 0)
+                exact += obs[j].value == g.obs[i].value;
+    CHECK_EQ_INT(exact, n);
+
+    /* A cursor between keys; one past the end; a filter with a cursor on
+     * another metric at the same ts. */
+    q.has_cursor = 1;
+    q.cursor_ts = all[10].ts;
+    q.cursor_key = "zzz";
+    CHECK_EQ_INT(obs_list(&g, &q), STORE_OK);
+    size_t after = 0;
+    while (after < n &&
+           key_cmp(&all[after], &(series_key){all[10].ts, "zzz"}) <= 0)
+        after++;
+    CHECK_EQ_INT(g.nobs, n - after);
+    CHECK(g.nobs > 0 && g.obs[0].ts > all[10].ts);
+    q.cursor_ts = INT64_MAX;
+    CHECK_EQ_INT(obs_list(&g, &q), STORE_OK);
+    CHECK_EQ_INT(g.nobs, 0);
+    CHECK_EQ_INT(g.has_more, 0);
+    q.filter = "b.x";
+    CHECK_EQ_INT(obs_list(&g, &q), STORE_OK);
+    CHECK_EQ_INT(g.nobs, 0);
+    q.cursor_ts = T0; /* B and b.x both read at t = 0 */
+    q.cursor_key = "B";
+    CHECK_EQ_INT(obs_list(&g, &q), STORE_OK);
+    CHECK(g.nobs > 0 && g.obs[0].ts == T0 &&
+          strcmp(g.obs[0].metric, "b.x") == 0);
+    q.cursor_key = "b.x";
+    CHECK_EQ_INT(obs_list(&g, &q), STORE_OK);
+    CHECK(g.nobs > 0 && g.obs[0].ts > T0);
+
+    /* No such object; an object without readings; a deleted one. */
+    store_series_query none = {.id = 987654321, .limit = 10};
+    CHECK_EQ_INT(obs_list(&g, &none), STORE_NOT_FOUND);
+    none.filter = "a";
+    CHECK_EQ_INT(obs_list(&g, &none), STORE_NOT_FOUND);
+    CHECK_EQ_INT(create(&c, 0, "lists", "empty", "{}"), STORE_OK);
+    store_series_query empty = {.id = c.rows[0].id, .limit = 10};
+    CHECK_EQ_INT(obs_list(&g, &empty), STORE_OK);
+    CHECK_EQ_INT(g.nobs, 0);
+    CHECK_EQ_INT(g.has_more, 0);
+    empty.id = deleted_object();
+    CHECK_EQ_INT(obs_list(&g, &empty), STORE_OK);
+
+    got_reset(&g);
+    store_series_query bad = {.id = id, .limit = 0};
+    CHECK_EQ_INT(store_observations_list(sl, &bad, on_result, &g), -EINVAL);
+    bad.limit = 10001;
+    CHECK_EQ_INT(store_observations_list(sl, &bad, on_result, &g), -EINVAL);
+    bad.limit = 10;
+    bad.has_cursor = 1;
+    CHECK_EQ_INT(store_observations_list(sl, &bad, on_result, &g), -EINVAL);
+    run_for(10);
+    CHECK_EQ_INT(g.ncalls, 0);
+    got_reset(&g);
+    got_reset(&c);
+}
+
+static void test_event_lists(void) {
+    static const char *const kinds[] = {"deploy", "Alert", "alert", "x.y"};
+    static const char *const sev[] = {"debug", "info", "warning", "error",
+                                      "critical"};
+    enum { NTS = 30 };
+    store_event ev[4 * NTS];
+    series_key all[4 * NTS];
+    char msgs[4 * NTS][16];
+    size_t n = 0;
+    got g = {0}, c = {0};
+    CHECK_EQ_INT(create(&c, 0, "lists", "ev", "{}"), STORE_OK);
+    int64_t id = c.rows[0].id;
+    for (int t = 0; t < NTS; t++)
+        for (int k = 0; k < 4; k++)
+            if ((t * 7 + k) % 4 != 1) {
+                int64_t ts = T0 + (t / 2) * MINUTE_US + t % 2;
+                snprintf(msgs[n], sizeof msgs[n], "m%d.%d", t, k);
+                ev[n] = (store_event){ts, kinds[k], sev[(t + k) % 5], msgs[n],
+                                      k == 2 ? NULL : "{\"k\":1}"};
+                all[n] = (series_key){ts, kinds[k]};
+                n++;
+            }
+    CHECK_EQ_INT(ev_put(&g, id, ev, n), STORE_OK);
+    CHECK_EQ_INT(g.inserted, n);
+    qsort(all, n, sizeof *all, key_cmp);
+    check_all_pagings("events", 1, id, all, n, kinds, 4);
+
+    /* Every field comes back. */
+    store_series_query q = {.id = id, .limit = 10000};
+    CHECK_EQ_INT(ev_list(&g, &q), STORE_OK);
+    CHECK_EQ_INT(g.nevents, n);
+    int same = 0;
+    for (size_t i = 0; i < g.nevents; i++) {
+        const ev_row *r = &g.events[i];
+        for (size_t j = 0; j < n; j++)
+            if (ev[j].ts == r->ts && strcmp(ev[j].kind, r->kind) == 0)
+                same += strcmp(ev[j].severity, r->severity) == 0 &&
+                        strcmp(ev[j].message, r->message) == 0 &&
+                        r->has_data == (ev[j].data != NULL) &&
+                        (!r->has_data || strcmp(ev[j].data, r->data) == 0);
+    }
+    CHECK_EQ_INT(same, n);
+
+    store_series_query none = {.id = 987654321, .limit = 10};
+    CHECK_EQ_INT(ev_list(&g, &none), STORE_NOT_FOUND);
+    none.filter = "alert";
+    CHECK_EQ_INT(ev_list(&g, &none), STORE_NOT_FOUND);
+    got_reset(&g);
+    store_series_query bad = {.id = id, .limit = 0};
+    CHECK_EQ_INT(store_events_list(sl, &bad, on_result, &g), -EINVAL);
+    run_for(10);
+    CHECK_EQ_INT(g.ncalls, 0);
+    got_reset(&g);
+    got_reset(&c);
+}
+
+/* ---- the analysis snapshot ------------------------------------------- */
+
+static void check_obs_order(const got *g) {
+    size_t bad = 0;
+    for (size_t i = 1; i < g->nobs; i++) {
+        int m = strcmp(g->obs[i - 1].metric, g->obs[i].metric);
+        bad += m > 0 || (m == 0 && g->obs[i - 1].ts >= g->obs[i].ts);
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
+static void check_event_order(const got *g) {
+    size_t bad = 0;
+    for (size_t i = 1; i < g->nevents; i++) {
+        const ev_row *a = &g->events[i - 1], *b = &g->events[i];
+        bad +=
+            a->ts > b->ts || (a->ts == b->ts && strcmp(a->kind, b->kind) >= 0);
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
+static void test_analysis_load(void) {
+    enum { DAYS = 40 };
+    got g = {0}, c = {0};
+    CHECK_EQ_INT(create(&c, 0, "analysed", "v1", "{\"a\":1}"), STORE_OK);
+    int64_t id = c.rows[0].id;
+    for (int i = 2; i <= 3; i++) {
+        store_write w = {.id = id,
+                         .type = "analysed",
+                         .name = i == 2 ? "v2" : "v3",
+                         .attributes = "{}",
+                         .author = "rev"};
+        CHECK_EQ_INT(put(&g, &w), STORE_OK);
+    }
+    /* One reading a day for 40 days, two metrics; events daily, two kinds
+     * at the same ts on even days. */
+    store_observation obs[2 * DAYS];
+    store_event ev[2 * DAYS];
+    size_t nev = 0;
+    for (int d = 0; d < DAYS; d++) {
+        obs[2 * d] = (store_observation){"temp", T0 + d * DAY_US, d};
+        obs[2 * d + 1] = (store_observation){"hum", T0 + d * DAY_US, -d};
+        ev[nev++] = (store_event){T0 + d * DAY_US, "tick", "info", "t", NULL};
+        if (d % 2 == 0)
+            ev[nev++] =
+                (store_event){T0 + d * DAY_US, "Even", "debug", "e", "{}"};
+    }
+    CHECK_EQ_INT(obs_put(&g, id, obs, 2 * DAYS), STORE_OK);
+    CHECK_EQ_INT(ev_put(&g, id, ev, nev), STORE_OK);
+    int64_t seq = g.change_seq;
+    int64_t newest = T0 + (DAYS - 1) * DAY_US;
+
+    /* Default: the 30 days ending at the newest reading, both ends in. */
+    CHECK_EQ_INT(analysis(&g, id, 0, 0), STORE_OK);
+    CHECK_EQ_INT(g.newest_ts, newest);
+    CHECK_EQ_INT(g.window_to, newest);
+    CHECK_EQ_INT(g.window_from, newest - 30 * DAY_US);
+    CHECK_EQ_INT(g.nrows, 4);
+    CHECK_EQ_INT(g.rows[0].revision, 3);
+    CHECK_EQ_STR(g.rows[0].name, "v3");
+    CHECK_EQ_INT(g.rows[0].change_seq, seq);
+    for (size_t i = 1; i < g.nrows; i++) {
+        CHECK_EQ_INT(g.rows[i].revision, (int64_t)i);
+        CHECK_EQ_INT(g.rows[i].id, id);
+        CHECK_EQ_INT(g.rows[i].created_at, g.rows[0].created_at);
+        CHECK_EQ_INT(g.rows[i].change_seq, seq);
+    }
+    CHECK_EQ_STR(g.rows[1].name, "v1");
+    CHECK_EQ_STR(g.rows[1].attributes, "{\"a\":1}");
+    CHECK_EQ_STR(g.rows[1].updated_by, "tester");
+    CHECK_EQ_STR(g.rows[3].updated_by, "rev");
+    CHECK_EQ_INT(g.nobs, 2 * 31);
+    CHECK_EQ_INT(g.metric_copies, 2);
+    check_obs_order(&g);
+    CHECK_EQ_STR(g.obs[0].metric, "hum");
+    CHECK_EQ_INT(g.obs[0].ts, newest - 30 * DAY_US);
+    CHECK(g.obs[0].value == -9);
+    CHECK_EQ_STR(g.obs[61].metric, "temp");
+    CHECK_EQ_INT(g.obs[61].ts, newest);
+    CHECK(g.obs[61].value == DAYS - 1);
+    CHECK_EQ_INT(g.nevents, 31 + 15);
+    check_event_order(&g);
+    /* Day 9 (odd) has one event, day 10 two: "Even" sorts first. */
+    CHECK_EQ_STR(g.events[0].kind, "tick");
+    CHECK_EQ_INT(g.events[0].ts, newest - 30 * DAY_US);
+    CHECK_EQ_INT(g.events[0].has_data, 0);
+    CHECK_EQ_STR(g.events[1].kind, "Even");
+    CHECK_EQ_INT(g.events[1].ts, newest - 29 * DAY_US);
+    CHECK_EQ_INT(g.events[1].has_data, 1);
+    CHECK_EQ_STR(g.events[2].kind, "tick");
+    CHECK_EQ_INT(g.events[2].ts, newest - 29 * DAY_US);
+
+    /* Explicit windows: both bounds; only |to| (from = to - 30 days);
+     * only |from| (to = the newest reading). */
+    CHECK_EQ_INT(analysis(&g, id, T0 + 5 * DAY_US, T0 + 10 * DAY_US), STORE_OK);
+    CHECK_EQ_INT(g.window_from, T0 + 5 * DAY_US);
+    CHECK_EQ_INT(g.window_to, T0 + 10 * DAY_US);
+    CHECK_EQ_INT(g.newest_ts, newest);
+    CHECK_EQ_INT(g.nobs, 2 * 6);
+    CHECK_EQ_INT(g.nevents, 6 + 3);
+    check_obs_order(&g);
+    check_event_order(&g);
+    CHECK_EQ_INT(g.nrows, 4);
+    CHECK_EQ_INT(analysis(&g, id, 0, T0 + 35 * DAY_US), STORE_OK);
+    CHECK_EQ_INT(g.window_from, T0 + 5 * DAY_US);
+    CHECK_EQ_INT(g.nobs, 2 * 31);
+    CHECK_EQ_INT(analysis(&g, id, T0 + 38 * DAY_US, 0), STORE_OK);
+    CHECK_EQ_INT(g.window_to, newest);
+    CHECK_EQ_INT(g.nobs, 2 * 2);
+    /* A window with nothing in it still has the object. */
+    CHECK_EQ_INT(analysis(&g, id, T0 - 9 * DAY_US, T0 - 8 * DAY_US), STORE_OK);
+    CHECK_EQ_INT(g.nobs, 0);
+    CHECK_EQ_INT(g.nevents, 0);
+    CHECK_EQ_INT(g.nrows, 4);
+
+    /* No readings: the 30 days ending at the head's updated_at. */
+    CHECK_EQ_INT(create(&c, 0, "analysed", "bare", "{}"), STORE_OK);
+    CHECK_EQ_INT(analysis(&g, c.rows[0].id, 0, 0), STORE_OK);
+    CHECK_EQ_INT(g.newest_ts, 0);
+    CHECK_EQ_INT(g.window_to, c.rows[0].updated_at);
+    CHECK_EQ_INT(g.window_from, c.rows[0].updated_at - 30 * DAY_US);
+    CHECK_EQ_INT(g.nrows, 2);
+    CHECK_EQ_INT(g.nobs, 0);
+
+    /* Deleted objects are returned, marked; unknown ones are not. */
+    store_write del = {
+        .id = id, .author = "d", .deleted = 1, .keep_content = 1};
+    CHECK_EQ_INT(put(&c, &del), STORE_OK);
+    CHECK_EQ_INT(analysis(&g, id, 0, 0), STORE_OK);
+    CHECK_EQ_INT(g.rows[0].deleted, 1);
+    CHECK_EQ_INT(g.nrows, 5);
+    CHECK_EQ_INT(g.rows[4].deleted, 1);
+    CHECK_EQ_INT(g.rows[3].deleted, 0);
+    CHECK_EQ_INT(g.nobs, 2 * 31);
+    CHECK_EQ_INT(analysis(&g, 987654321, 0, 0), STORE_NOT_FOUND);
+    CHECK_EQ_INT(g.nrows, 0);
+    got_reset(&g);
+    CHECK_EQ_INT(store_analysis_load(sl, id, 0, 0, NULL, NULL), -EINVAL);
+    got_reset(&c);
+}
+
+static void test_object_version(void) {
+    got g = {0}, c = {0};
+    CHECK_EQ_INT(create(&c, 0, "versioned", "v", "{}"), STORE_OK);
+    int64_t id = c.rows[0].id;
+    CHECK_EQ_INT(version(&g, id), STORE_OK);
+    CHECK_EQ_INT(g.nrows, 1);
+    CHECK_EQ_INT(g.rows[0].id, id);
+    CHECK_EQ_INT(g.rows[0].revision, 1);
+    CHECK_EQ_INT(g.rows[0].deleted, 0);
+    CHECK_EQ_INT(g.rows[0].change_seq, 1);
+    CHECK_EQ_STR(g.rows[0].name, "");
+    store_observation o = {"m", T0, 1};
+    CHECK_EQ_INT(obs_put(&g, id, &o, 1), STORE_OK);
+    store_event e = {T0, "k", "info", "m", NULL};
+    CHECK_EQ_INT(ev_put(&g, id, &e, 1), STORE_OK);
+    CHECK_EQ_INT(version(&g, id), STORE_OK);
+    CHECK_EQ_INT(g.rows[0].change_seq, 3);
+    CHECK_EQ_INT(g.rows[0].revision, 1);
+    store_write w = {.id = id,
+                     .type = "versioned",
+                     .name = "v2",
+                     .attributes = "{}",
+                     .author = "a"};
+    CHECK_EQ_INT(put(&c, &w), STORE_OK);
+    CHECK_EQ_INT(version(&g, id), STORE_OK);
+    CHECK_EQ_INT(g.rows[0].change_seq, 4);
+    CHECK_EQ_INT(g.rows[0].revision, 2);
+    CHECK_EQ_INT(version(&g, 987654321), STORE_NOT_FOUND);
+    CHECK_EQ_INT(g.nrows, 0);
+    got_reset(&g);
+    got_reset(&c);
+}
+
+/* ---- speed ------------------------------------------------------------ */
+
+static const char *const std_metrics[] = {
+    "temperature", "humidity", "pressure", "vibration", "power", "throughput"};
+
+/* The standard workload's object (SPEC.md section 4): 20 revisions, 6
+ * metrics x 1,440 readings every 30 minutes, 200 events. */
+static int64_t standard_object(void) {
+    enum { READINGS = 1440, EVENTS = 200, STEP = 30 * MINUTE_US };
+    got g = {0}, c = {0};
+    CHECK_EQ_INT(create(&c, 0, "standard", "std", "{\"n\":0}"), STORE_OK);
+    int64_t id = c.rows[0].id;
+    for (int r = 2; r <= 20; r++) {
+        char attrs[32];
+        snprintf(attrs, sizeof attrs, "{\"n\":%d}", r);
+        store_write w = {.id = id,
+                         .type = "standard",
+                         .name = "std",
+                         .attributes = attrs,
+                         .author = r % 2 ? "alice" : "bob"};
+        CHECK_EQ_INT(put(&g, &w), STORE_OK);
+    }
+    store_observation *obs = calloc(6 * READINGS, sizeof *obs);
+    for (int i = 0; i < READINGS; i++)
+        for (int m = 0; m < 6; m++)
+            obs[i * 6 + m] = (store_observation){
+                std_metrics[m], T0 + (int64_t)i * STEP,
+                100 * m + 10 * sin(i * 2 * 3.141592653589793 / 48) +
+                    (i % 7) * 0.01};
+    CHECK_EQ_INT(obs_put(&g, id, obs, 6 * READINGS), STORE_OK);
+    CHECK_EQ_INT(g.inserted, 6 * READINGS);
+    store_event ev[EVENTS];
+    for (int i = 0; i < EVENTS; i++)
+        ev[i] = (store_event){
+            T0 + (int64_t)i * 7 * STEP, i % 3 ? "alert" : "deploy",
+            i % 5 ? "info" : "error", "something happened to the object",
+            i % 2 ? "{\"detail\":\"x\",\"n\":1}" : NULL};
+    CHECK_EQ_INT(ev_put(&g, id, ev, EVENTS), STORE_OK);
+    CHECK_EQ_INT(g.inserted, EVENTS);
+    free(obs);
+    got_reset(&g);
+    got_reset(&c);
+    return id;
+}
+
+static int dbl_cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void test_analysis_speed(void) {
+    enum { RUNS = 100, PAR = 200 };
+    int64_t id = standard_object();
+    got g = {0};
+    double ms[RUNS];
+    for (int i = 0; i < RUNS; i++) {
+        uint64_t t0 = uv_hrtime();
+        CHECK_EQ_INT(analysis(&g, id, 0, 0), STORE_OK);
+        ms[i] = (double)(g.at_ns - t0) / 1e6;
+    }
+    CHECK_EQ_INT(g.nrows, 21);
+    CHECK_EQ_INT(g.nobs, 6 * 1440);
+    CHECK_EQ_INT(g.nevents, 200);
+    CHECK_EQ_INT(g.metric_copies, 6);
+    check_obs_order(&g);
+    check_event_order(&g);
+    qsort(ms, RUNS, sizeof ms[0], dbl_cmp);
+    /* Throughput with the pool busy: PAR loads, MAIN_POOL in flight. */
+    got *many = calloc(PAR, sizeof *many);
+    uint64_t t0 = uv_hrtime();
+    for (int i = 0; i < PAR; i++) {
+        got_reset(&many[i]);
+        CHECK_EQ_INT(store_analysis_load(sl, id, 0, 0, on_result, &many[i]), 0);
+    }
+    wait_all(many, PAR);
+    double secs = (double)(uv_hrtime() - t0) / 1e9;
+    int ok = 0;
+    for (int i = 0; i < PAR; i++) {
+        ok += many[i].status == STORE_OK && many[i].nobs == 6 * 1440;
+        got_reset(&many[i]);
+    }
+    free(many);
+    CHECK_EQ_INT(ok, PAR);
+    printf("  analysis_load, standard object (21 revisions, 8,640 readings, "
+           "200 events):\n    one at a time: median %.2f ms, p90 %.2f ms, "
+           "min %.2f ms; %d in flight: %.0f loads/s\n",
+           ms[RUNS / 2], ms[RUNS * 9 / 10], ms[0], MAIN_POOL, PAR / secs);
+    CHECK(ms[RUNS / 2] < 100);
+    got_reset(&g);
+}
+
+/* 500,000 readings in batches of 10,000 (6 metrics x 1,667 times), one
+ * object per batch as the seed does, first one batch at a time, then with
+ * the pool busy. */
+static void test_ingest_speed(void) {
+    enum { BATCH = 10000, BATCHES = 50, STEP = 30 * MINUTE_US };
+    store_observation *obs = calloc(BATCH, sizeof *obs);
+    got *g = calloc(BATCHES, sizeof *g);
+    int64_t ids[BATCHES];
+    for (int b = 0; b < BATCHES; b++) {
+        CHECK_EQ_INT(create(&g[0], 0, "ingest", "i", "{}"), STORE_OK);
+        ids[b] = g[0].rows[0].id;
+    }
+    for (int i = 0; i < BATCH; i++)
+        obs[i] = (store_observation){std_metrics[i % 6],
+                                     T0 + (int64_t)(i / 6) * STEP,
+                                     i * 0.25 + sin(i)};
+    for (int phase = 0; phase < 2; phase++) {
+        uint64_t t0 = uv_hrtime();
+        int64_t inserted = 0;
+        int inflight = phase == 0 ? 1 : MAIN_POOL;
+        for (int b = 0; b < BATCHES; b += inflight) {
+            int k = b + inflight <= BATCHES ? inflight : BATCHES - b;
+            for (int j = 0; j < k; j++) {
+                got_reset(&g[b + j]);
+                CHECK_EQ_INT(store_observations_put(sl, ids[b + j], obs, BATCH,
+                                                    on_result, &g[b + j]),
+                             0);
+            }
+            wait_all(&g[b], k);
+            for (int j = 0; j < k; j++)
+                inserted += g[b + j].inserted;
+        }
+        double secs = (double)(uv_hrtime() - t0) / 1e9;
+        CHECK_EQ_INT(inserted, (int64_t)BATCH * BATCHES);
+        printf("  ingest %d x %d readings, %d batch%s in flight: %.2f s, "
+               "%.0f rows/s\n",
+               BATCHES, BATCH, inflight, inflight > 1 ? "es" : "", secs,
+               BATCH * BATCHES / secs);
+        CHECK(BATCH * BATCHES / secs > 20000);
+        /* The second phase: the same objects, 60 days later, all new. */
+        for (int i = 0; i < BATCH; i++)
+            obs[i].ts += DAY_US * 60;
+    }
+    /* Idempotent replay of a whole batch: nothing written. */
+    for (int i = 0; i < BATCH; i++)
+        obs[i].ts -= DAY_US * 60;
+    uint64_t t0 = uv_hrtime();
+    got_reset(&g[0]);
+    CHECK_EQ_INT(
+        store_observations_put(sl, ids[0], obs, BATCH, on_result, &g[0]), 0);
+    wait_for(&g[0]);
+    CHECK_EQ_INT(g[0].unchanged, BATCH);
+    CHECK_EQ_INT(g[0].inserted + g[0].replaced, 0);
+    printf("  replaying a batch of %d unchanged readings: %.1f ms\n", BATCH,
+           (double)(g[0].at_ns - t0) / 1e6);
+    for (int b = 0; b < BATCHES; b++)
+        got_reset(&g[b]);
+    free(g);
+    free(obs);
 }
 
 /* ---- concurrency ----------------------------------------------------- */
@@ -1212,6 +2128,14 @@ int main(void) {
     TEST_RUN(test_get);
     TEST_RUN(test_list);
     TEST_RUN(test_revisions);
+    TEST_RUN(test_observations_put);
+    TEST_RUN(test_events_put);
+    TEST_RUN(test_observation_lists);
+    TEST_RUN(test_event_lists);
+    TEST_RUN(test_analysis_load);
+    TEST_RUN(test_object_version);
+    TEST_RUN(test_analysis_speed);
+    TEST_RUN(test_ingest_speed);
     TEST_RUN(test_racing_puts);
     TEST_RUN(test_pool);
     TEST_RUN(test_pool_timeout);

@@ -79,7 +79,7 @@ static void canon(const char *in, const char *want) {
 
 static void test_canonical(void) {
     canon("{\"b\":0.1,\"a\":[1e300,2.5,-0.0,3, 1.0]}",
-          "{\"a\":[1e+300,2.5,-0,3,1],\"b\":0.1}");
+          "{\"a\":[1e+300,2.5,0,3,1],\"b\":0.1}");
     canon("{\"z\":{\"y\":null,\"x\":true},\"a\":\"\\u00e9\\n\"}",
           "{\"a\":\"\xc3\xa9\\n\",\"z\":{\"x\":true,\"y\":null}}");
     canon("[0.30000000000000004, 123456789012345678, 5e-324]",
