@@ -22,14 +22,30 @@
 #include "api.h"
 #include "api_util.h"
 #include "compress.h"
+#include "json.h"
+#include "json_canon.h"
 #include "query.h"
 #include "server.h"
 #include "store.h"
 
 static atomic_int analyses_in_flight;
 
-typedef struct job {
+typedef struct job job;
+
+/* Called on the loop when the job has its answer: |status| 0 with the
+ * body in |body| (or |entry|, a cache reference), else an HTTP status and
+ * |error|. The callee frees the job (job_free). */
+typedef void (*job_done)(job *j);
+
+struct job {
     exchange *ex;
+    job_done done;
+    void *owner; /* the summary a job belongs to, if any */
+    size_t slot; /* its place in the summary */
+    analysis_entry *entry;
+    const char *error;
+    const store_result *failed; /* during done() only: a store failure */
+    buf extracted; /* the summary's fields of this object */
     uv_work_t work;
     analysis_key key;
     int64_t id;
@@ -45,9 +61,11 @@ typedef struct job {
     int status;      /* 0, or the HTTP status of a failure */
     int coding;      /* of |body|: the key's, or identity if not worth it */
     buf body;        /* the answer, in the negotiated coding */
-} job;
+};
 
 static void job_free(job *j) {
+    analysis_cache_release(j->entry);
+    buf_free(&j->extracted);
     free(j->offsets);
     free(j->revisions);
     free(j->series);
@@ -152,15 +170,22 @@ static void computed(uv_work_t *w, int status) {
     job *j = w->data;
     exchange *ex = j->ex;
     if (status != 0 || j->status) {
-        exchange_problem(ex, 500, NULL, "the analysis failed");
-        job_free(j);
-        return;
-    }
-    if (ex->server && ((server *)ex->server)->opt.analysis_cache_on)
+        j->status = 500;
+        j->error = "the analysis failed";
+    } else if (((server *)ex->server)->opt.analysis_cache_on) {
         analysis_cache_release(analysis_cache_put(&j->key, j->coding,
                                                   j->body.data, j->body.len));
-    respond(ex, &j->key, j->coding, j->body.data, j->body.len);
-    job_free(j);
+    }
+    j->done(j);
+}
+
+/* Ends a job early: not found, or the store failed. */
+static void job_fail(job *j, int status, const char *error,
+                     const store_result *r) {
+    j->status = status;
+    j->error = error;
+    j->failed = r;
+    j->done(j);
 }
 
 /* ---- copying the store's rows into the job --------------------------- */
@@ -244,26 +269,21 @@ static void loaded(const store_result *r, void *arg) {
     exchange *ex = j->ex;
     if (r->status == STORE_NOT_FOUND ||
         (r->status == STORE_OK && r->rows[0].deleted)) {
-        exchange_problem(ex, 404, NULL, "no such object");
-        job_free(j);
+        job_fail(j, 404, "no such object", NULL);
         return;
     }
     if (r->status != STORE_OK) {
-        api_store_failed(ex, r);
-        job_free(j);
+        job_fail(j, 503, "the database failed", r);
         return;
     }
     j->key.change_seq = r->rows[0].change_seq;
     if (copy_input(j, r) != 0) {
-        exchange_problem(ex, 500, NULL, "out of memory");
-        job_free(j);
+        job_fail(j, 500, "out of memory", NULL);
         return;
     }
     j->work.data = j;
-    if (uv_queue_work(&ex->worker->loop, &j->work, compute, computed) != 0) {
-        api_call_failed(ex);
-        job_free(j);
-    }
+    if (uv_queue_work(&ex->worker->loop, &j->work, compute, computed) != 0)
+        job_fail(j, 503, "the thread pool refused the job", NULL);
 }
 
 /* ---- the handler ------------------------------------------------------ */
@@ -273,31 +293,77 @@ static void versioned(const store_result *r, void *arg) {
     exchange *ex = j->ex;
     if (r->status == STORE_NOT_FOUND ||
         (r->status == STORE_OK && r->rows[0].deleted)) {
-        exchange_problem(ex, 404, NULL, "no such object");
-        job_free(j);
+        job_fail(j, 404, "no such object", NULL);
         return;
     }
     if (r->status != STORE_OK) {
-        api_store_failed(ex, r);
-        job_free(j);
+        job_fail(j, 503, "the database failed", r);
         return;
     }
     j->key.change_seq = r->rows[0].change_seq;
-    analysis_entry *e = analysis_cache_get(&j->key);
-    if (e) {
-        size_t len;
-        int coding;
-        const char *body = analysis_entry_body(e, &len, &coding);
-        respond(ex, &j->key, coding, body, len);
-        analysis_cache_release(e);
-        job_free(j);
+    j->entry = analysis_cache_get(&j->key);
+    if (j->entry) {
+        j->done(j);
         return;
     }
     if (store_analysis_load(api_store(ex), j->id, j->key.from, j->key.to,
-                            loaded, j) != 0) {
-        api_call_failed(ex);
-        job_free(j);
+                            loaded, j) != 0)
+        job_fail(j, 503, "the database is not available", NULL);
+}
+
+/* Starts |j| (key and id set): through the cache when it is on. Returns 0,
+ * or -1 when the store refused the first call (done is not called). */
+static int job_start(job *j) {
+    server *srv = j->ex->server;
+    store_loop *sl = api_store(j->ex);
+    return (srv->opt.analysis_cache_on
+                ? store_object_version(sl, j->id, versioned, j)
+                : store_analysis_load(sl, j->id, j->key.from, j->key.to,
+                                      loaded, j)) == 0
+               ? 0
+               : -1;
+}
+
+/* Takes a slot among the analyses in flight; NULL (after answering 503)
+ * past --max-analyses-in-flight. */
+static job *job_new(exchange *ex, int64_t id) {
+    server *srv = ex->server;
+    if (atomic_fetch_add(&analyses_in_flight, 1) >=
+        srv->opt.max_analyses_in_flight) {
+        atomic_fetch_sub(&analyses_in_flight, 1);
+        return NULL;
     }
+    job *j = calloc(1, sizeof *j);
+    if (j == NULL) {
+        atomic_fetch_sub(&analyses_in_flight, 1);
+        return NULL;
+    }
+    buf_init(&j->body, 256 * 1024 * 1024);
+    buf_init(&j->extracted, 1024 * 1024);
+    j->ex = ex;
+    j->id = id;
+    j->key.id = id;
+    return j;
+}
+
+/* GET /objects/{id}/analysis answers from the finished job. */
+static void analysis_done(job *j) {
+    exchange *ex = j->ex;
+    if (j->status == 404)
+        exchange_problem(ex, 404, NULL, j->error);
+    else if (j->failed)
+        api_store_failed(ex, j->failed);
+    else if (j->status)
+        exchange_problem(ex, j->status, NULL, j->error);
+    else if (j->entry) {
+        size_t len;
+        int coding;
+        const char *body = analysis_entry_body(j->entry, &len, &coding);
+        respond(ex, &j->key, coding, body, len);
+    } else {
+        respond(ex, &j->key, j->coding, j->body.data, j->body.len);
+    }
+    job_free(j);
 }
 
 static const char *const analysis_params[] = {"from", "to", "pretty", NULL};
@@ -328,41 +394,304 @@ static void analysis_get(exchange *ex) {
                       "give from and to together, with from <= to");
         return;
     }
-    if (atomic_fetch_add(&analyses_in_flight, 1) >=
-        srv->opt.max_analyses_in_flight) {
-        atomic_fetch_sub(&analyses_in_flight, 1);
+    job *j = job_new(ex, ex->params[0].id);
+    if (j == NULL) {
         exchange_add_header(ex, "retry-after", "1", 1);
         exchange_problem(ex, 503, NULL, "too many analyses in progress");
         return;
     }
-    job *j = calloc(1, sizeof *j);
-    if (j == NULL) {
-        atomic_fetch_sub(&analyses_in_flight, 1);
-        exchange_problem(ex, 500, NULL, "out of memory");
-        return;
-    }
-    buf_init(&j->body, 256 * 1024 * 1024);
-    j->ex = ex;
-    j->id = ex->params[0].id;
-    j->key.id = j->id;
+    j->done = analysis_done;
     j->key.from = from;
     j->key.to = to;
     j->key.pretty = pretty;
     const http_field *ae = exchange_header(ex, "accept-encoding");
     j->key.coding = ae ? (int)compress_negotiate(ae->value, ae->value_len)
                        : COMPRESS_IDENTITY;
-    int rc = srv->opt.analysis_cache_on
-                 ? store_object_version(api_store(ex), j->id, versioned, j)
-                 : store_analysis_load(api_store(ex), j->id, from, to,
-                                       loaded, j);
-    if (rc != 0) {
+    if (job_start(j) != 0) {
         api_call_failed(ex);
         job_free(j);
+    }
+    (void)srv;
+}
+
+/* ---- GET /objects/summary?ids=...&fields=... -------------------------- *
+ *
+ * A few fields of many analyses in one small response: what a dashboard
+ * showing 500 objects needs, rather than 500 analyses of 120 KB each.
+ * Each object's analysis goes through the same pipeline (cache, store,
+ * thread pool) with SUMMARY_PARALLEL of them in flight; the fields are
+ * picked out on the thread pool too, so the loop only does I/O. */
+
+enum { SUMMARY_MAX_IDS = 1000, SUMMARY_MAX_FIELDS = 32, SUMMARY_PARALLEL = 16 };
+
+typedef struct summary {
+    exchange *ex;
+    int64_t ids[SUMMARY_MAX_IDS];
+    size_t n, next, finished;
+    int in_flight;
+    char *fields_text; /* the fields, NUL-separated */
+    const char *fields[SUMMARY_MAX_FIELDS];
+    size_t nfields;
+    buf *results; /* one per id, in order */
+    const char *unavailable; /* a store failure: 503 at the end */
+} summary;
+
+static void summary_next(summary *sm);
+
+/* Finds |path| ("metrics.temperature.p99") under |root|: at each level the
+ * longest run of dot-separated parts that is a key wins, so metric names
+ * that contain dots still resolve. NULL if absent. */
+static json_t *resolve(json_t *root, const char *path) {
+    char parts[256];
+    snprintf(parts, sizeof parts, "%s", path);
+    const char *seg[64];
+    size_t nseg = 0;
+    for (char *save = NULL, *t = strtok_r(parts, ".", &save);
+         t && nseg < 64; t = strtok_r(NULL, ".", &save))
+        seg[nseg++] = t;
+    json_t *node = root;
+    for (size_t i = 0; i < nseg && node;) {
+        json_t *found = NULL;
+        size_t used = 0;
+        for (size_t k = nseg - i; k >= 1 && !found; k--) {
+            char key[256] = "";
+            size_t len = 0;
+            for (size_t m = 0; m < k && len < sizeof key - 1; m++)
+                len += (size_t)snprintf(key + len, sizeof key - len, "%s%s",
+                                        m ? "." : "", seg[i + m]);
+            found = json_is_object(node) ? json_object_get(node, key) : NULL;
+            used = k;
+        }
+        node = found;
+        i += used;
+    }
+    return node;
+}
+
+static void extract(uv_work_t *w) {
+    job *j = w->data;
+    summary *sm = j->owner;
+    size_t len;
+    int coding = COMPRESS_IDENTITY;
+    const char *body = j->entry ? analysis_entry_body(j->entry, &len, &coding)
+                                : j->body.data;
+    if (!j->entry)
+        len = j->body.len;
+    json_t *doc = coding == COMPRESS_IDENTITY
+                      ? json_loadb(body, len, JSON_DECODE_ANY, NULL)
+                      : NULL;
+    buf *o = &j->extracted;
+    buf_appendf(o, "{\"id\":%lld,", (long long)j->id);
+    if (doc == NULL) {
+        buf_append_str(o, "\"error\":\"the analysis could not be read\"}");
+        return;
+    }
+    buf_append_str(o, "\"fields\":{");
+    for (size_t f = 0; f < sm->nfields; f++) {
+        if (f)
+            buf_append_char(o, ',');
+        json_append_string(o, sm->fields[f], strlen(sm->fields[f]));
+        buf_append_char(o, ':');
+        json_t *v = resolve(doc, sm->fields[f]);
+        if (v == NULL || json_canonical(v, o) != 0)
+            buf_append_str(o, "null");
+    }
+    buf_append_str(o, "}}");
+    json_decref(doc);
+}
+
+static void summary_respond(summary *sm) {
+    exchange *ex = sm->ex;
+    if (sm->unavailable) {
+        exchange_add_header(ex, "retry-after", "1", 1);
+        exchange_problem(ex, 503, NULL, sm->unavailable);
+    } else {
+        buf *b = &ex->resp_body;
+        b->len = 0;
+        buf_append_str(b, "{\"items\":[");
+        for (size_t i = 0; i < sm->n; i++) {
+            if (i)
+                buf_append_char(b, ',');
+            buf_append(b, sm->results[i].data, sm->results[i].len);
+        }
+        buf_append_str(b, "]}\n");
+        exchange_respond_body(ex, 200, "application/json");
+    }
+    for (size_t i = 0; i < sm->n; i++)
+        buf_free(&sm->results[i]);
+    free(sm->results);
+    free(sm->fields_text);
+    free(sm);
+}
+
+static void summary_collect(job *j) {
+    summary *sm = j->owner;
+    buf *slot = &sm->results[j->slot];
+    *slot = j->extracted;
+    buf_init(&j->extracted, 0);
+    job_free(j);
+    sm->in_flight--;
+    sm->finished++;
+    if (sm->finished == sm->n)
+        summary_respond(sm);
+    else
+        summary_next(sm);
+}
+
+static void extracted(uv_work_t *w, int status) {
+    job *j = w->data;
+    if (status != 0) {
+        j->extracted.len = 0;
+        buf_appendf(&j->extracted, "{\"id\":%lld,\"error\":\"cancelled\"}",
+                    (long long)j->id);
+    }
+    summary_collect(j);
+}
+
+static void summary_job_done(job *j) {
+    summary *sm = j->owner;
+    if (j->status == 0) {
+        j->work.data = j;
+        if (uv_queue_work(&j->ex->worker->loop, &j->work, extract,
+                          extracted) == 0)
+            return;
+        j->status = 503;
+        j->error = "the thread pool refused the job";
+    }
+    if (j->status == 404)
+        buf_appendf(&j->extracted, "{\"id\":%lld,\"error\":\"no such "
+                                   "object\"}",
+                    (long long)j->id);
+    else if (!sm->unavailable)
+        sm->unavailable = j->failed && j->failed->message
+                              ? "the database is not available"
+                              : j->error;
+    summary_collect(j);
+}
+
+/* Records an error for |slot| without a job (answered synchronously). */
+static void summary_skip(summary *sm, size_t slot, const char *why) {
+    buf_init(&sm->results[slot], 0);
+    buf_appendf(&sm->results[slot], "{\"id\":%lld,\"error\":\"%s\"}",
+                (long long)sm->ids[slot], why);
+    sm->finished++;
+}
+
+static void summary_next(summary *sm) {
+    while (sm->in_flight < SUMMARY_PARALLEL && sm->next < sm->n) {
+        size_t slot = sm->next++;
+        job *j = job_new(sm->ex, sm->ids[slot]);
+        if (j == NULL) {
+            summary_skip(sm, slot, "too many analyses in progress");
+            continue;
+        }
+        j->done = summary_job_done;
+        j->owner = sm;
+        j->slot = slot;
+        if (job_start(j) != 0) {
+            job_free(j);
+            summary_skip(sm, slot, "the database is not available");
+            continue;
+        }
+        sm->in_flight++;
+    }
+    /* Everything answered without a job in flight: nobody else will. */
+    if (sm->finished == sm->n && sm->in_flight == 0)
+        summary_respond(sm);
+}
+
+static int valid_path(const char *p) {
+    size_t n = strlen(p);
+    if (n == 0 || n > 200 || p[0] == '.' || p[n - 1] == '.' ||
+        strstr(p, ".."))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!api_valid_token(p + i, 1, 1))
+            return 0;
+    return 1;
+}
+
+static const char *const summary_params[] = {"ids", "fields", NULL};
+
+static void summary_get(exchange *ex) {
+    query q;
+    if (api_parse_query(ex, &q, summary_params) != 0)
+        return;
+    summary *sm = calloc(1, sizeof *sm);
+    const char *ids = query_get(&q, "ids"), *fields = query_get(&q, "fields");
+    if (sm == NULL) {
+        exchange_problem(ex, 500, NULL, "out of memory");
+        goto fail;
+    }
+    sm->ex = ex;
+    if (ids == NULL || *ids == '\0') {
+        api_bad_param(ex, "ids", "ids is required: ids=1,2,3 (at most 1000)");
+        goto fail;
+    }
+    if (fields == NULL || *fields == '\0') {
+        api_bad_param(ex, "fields",
+                      "fields is required: e.g. "
+                      "fields=object.name,metrics.temperature.p99");
+        goto fail;
+    }
+    for (const char *p = ids; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char num[24];
+        int64_t id;
+        if (len == 0 || len >= sizeof num || sm->n == SUMMARY_MAX_IDS) {
+            api_bad_param(ex, "ids", "ids must be 1 to 1000 positive "
+                                     "integers, comma-separated");
+            goto fail;
+        }
+        memcpy(num, p, len);
+        num[len] = '\0';
+        if (api_parse_positive(num, &id) != 0) {
+            api_bad_param(ex, "ids", "ids must be 1 to 1000 positive "
+                                     "integers, comma-separated");
+            goto fail;
+        }
+        sm->ids[sm->n++] = id;
+        p += len + (comma ? 1 : 0);
+        if (comma && *p == '\0') {
+            api_bad_param(ex, "ids", "ids must not end with a comma");
+            goto fail;
+        }
+    }
+    sm->fields_text = strdup(fields);
+    if (sm->fields_text == NULL) {
+        exchange_problem(ex, 500, NULL, "out of memory");
+        goto fail;
+    }
+    for (char *save = NULL, *t = strtok_r(sm->fields_text, ",", &save); t;
+         t = strtok_r(NULL, ",", &save)) {
+        if (sm->nfields == SUMMARY_MAX_FIELDS || !valid_path(t)) {
+            api_bad_param(ex, "fields",
+                          "fields are 1 to 32 dotted paths such as "
+                          "metrics.temperature.p99");
+            goto fail;
+        }
+        sm->fields[sm->nfields++] = t;
+    }
+    sm->results = calloc(sm->n, sizeof *sm->results);
+    if (sm->results == NULL) {
+        exchange_problem(ex, 500, NULL, "out of memory");
+        goto fail;
+    }
+    query_free(&q);
+    summary_next(sm);
+    return;
+fail:
+    query_free(&q);
+    if (sm) {
+        free(sm->fields_text);
+        free(sm);
     }
 }
 
 const route api_analysis_routes[] = {
     {HTTP_GET, "/api/v1/objects/{id}/analysis", analysis_get},
+    {HTTP_GET, "/api/v1/objects/summary", summary_get},
 };
 
 const size_t api_analysis_route_count =
