@@ -61,8 +61,45 @@ static const char m0001_init[] =
     "    applied_at INTEGER NOT NULL\n"
     ");\n";
 
+static const char m0002_series[] =
+    "-- SQLite migration 2: observations and events.\n"
+    "--\n"
+    "-- The readable source. The binary runs the copy embedded in\n"
+    "-- src/store/migrations_sqlite.c, which must match this file byte for\n"
+    "-- byte (tests/unit/test_store_sqlite.c checks). Same meaning as the\n"
+    "-- PostgreSQL backend's observations and events tables.\n"
+    "--\n"
+    "-- One reading per (object, metric, ts) and one event per (object, ts,\n"
+    "-- kind): the primary keys are the idempotency keys of ingest. WITHOUT\n"
+    "-- ROWID stores each row in its primary key's b-tree, so an object's\n"
+    "-- readings of one metric are contiguous and in time order - the\n"
+    "-- analysis reads them as one range per metric.\n"
+    "\n"
+    "CREATE TABLE observations (\n"
+    "    object_id INTEGER NOT NULL REFERENCES objects(id),\n"
+    "    metric TEXT NOT NULL,\n"
+    "    ts INTEGER NOT NULL,\n"
+    "    value REAL NOT NULL,\n"
+    "    PRIMARY KEY (object_id, metric, ts)\n"
+    ") WITHOUT ROWID;\n"
+    "\n"
+    "-- The raw list, ordered by (ts, metric) per object, and max(ts).\n"
+    "CREATE INDEX observations_by_time\n"
+    "    ON observations(object_id, ts, metric);\n"
+    "\n"
+    "CREATE TABLE events (\n"
+    "    object_id INTEGER NOT NULL REFERENCES objects(id),\n"
+    "    ts INTEGER NOT NULL,\n"
+    "    kind TEXT NOT NULL,\n"
+    "    severity TEXT NOT NULL,\n"
+    "    message TEXT NOT NULL,\n"
+    "    data TEXT,\n"
+    "    PRIMARY KEY (object_id, ts, kind)\n"
+    ") WITHOUT ROWID;\n";
+
 const store_sqlite_migration store_sqlite_migrations[] = {
     {1, "0001_init.sql", m0001_init},
+    {2, "0002_series.sql", m0002_series},
 };
 
 const int store_sqlite_nmigrations =

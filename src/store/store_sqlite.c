@@ -18,6 +18,7 @@
 #include "store_sqlite.h"
 
 #include <errno.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -42,8 +43,19 @@ enum {
      * tens of microseconds of work, so the clock read costs nothing. */
     PROGRESS_STEPS = 1000,
     LIST_LIMIT_MAX = 1000,
+    SERIES_LIMIT_MAX = 10000,
+    BATCH_MAX = 100000,
     ARENA_CHUNK = 8192,
+    /* Distinct strings a request shares copies of (metric names, kinds,
+     * severities): a handful per object in practice. */
+    INTERN_MAX = 32,
+    /* Ingest checks the statement timeout every this many rows: its
+     * statements are too short for the progress handler to fire. */
+    DEADLINE_ROWS = 1024,
 };
+
+/* The default analysis window: 30 days, in microseconds. */
+#define WINDOW_DEFAULT_US ((int64_t)30 * 86400 * 1000000)
 
 /* ---- statements ---------------------------------------------------- */
 
@@ -105,6 +117,22 @@ enum stmt_id {
     ST_LIST_TYPE_UPDATED_ASC,
     ST_LIST_TYPE_UPDATED_DESC,
     ST_LIST_TYPE_ID,
+    ST_BEGIN,
+    ST_VERSION,
+    ST_BUMP,
+    ST_OBS_INSERT,
+    ST_OBS_UPDATE,
+    ST_EV_INSERT,
+    ST_EV_UPDATE,
+    ST_OBS_LIST,
+    ST_OBS_LIST_METRIC,
+    ST_EV_LIST,
+    ST_EV_LIST_KIND,
+    ST_REVISIONS_ALL,
+    ST_NEWEST_TS,
+    ST_NEXT_METRIC,
+    ST_OBS_WINDOW,
+    ST_EV_WINDOW,
     ST_COUNT
 };
 
@@ -145,6 +173,71 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_LIST_TYPE_UPDATED_DESC] =
         LIST_BY_UPDATED("objects_live_type_updated", TYPE_TERM, " DESC"),
     [ST_LIST_TYPE_ID] = LIST_BY_ID(TYPE_TERM),
+
+    /* Observations and events. */
+    [ST_BEGIN] = "BEGIN",
+    [ST_VERSION] =
+        "SELECT id, revision, deleted, change_seq FROM objects WHERE id = ?1",
+    [ST_BUMP] = "UPDATE objects SET change_seq = ?2 WHERE id = ?1",
+    /* Ingest runs these two instead of one upsert (ON CONFLICT DO UPDATE
+     * ... WHERE value IS NOT excluded.value): the same writes, but the
+     * upsert's changes() cannot tell an insert from a replacement, which
+     * would cost an extra lookup per row. Here a new row - the bulk of
+     * any ingest - is one statement, and only a row that exists runs the
+     * UPDATE, whose changes() says whether its value differed. */
+    [ST_OBS_INSERT] = "INSERT INTO observations (object_id, metric, ts, value)"
+                      " VALUES (?1, ?2, ?3, ?4)"
+                      " ON CONFLICT (object_id, metric, ts) DO NOTHING",
+    [ST_OBS_UPDATE] = "UPDATE observations SET value = ?4"
+                      " WHERE object_id = ?1 AND metric = ?2 AND ts = ?3"
+                      " AND value IS NOT ?4",
+    [ST_EV_INSERT] = "INSERT INTO events (object_id, ts, kind, severity,"
+                     " message, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                     " ON CONFLICT (object_id, ts, kind) DO NOTHING",
+    [ST_EV_UPDATE] = "UPDATE events SET severity = ?4, message = ?5, data = ?6"
+                     " WHERE object_id = ?1 AND ts = ?2 AND kind = ?3"
+                     " AND (severity IS NOT ?4 OR message IS NOT ?5"
+                     " OR data IS NOT ?6)",
+    /* The lists: rows strictly above the key (?2, ?3) - the cursor, or
+     * (from, '') - and at or below ts ?4. SQLite seeks the row value
+     * itself on observations_by_time and on the events' primary key;
+     * with a metric, the primary key (object_id, metric, ts) is the
+     * better walk, seeked on ts >= ?2. */
+    [ST_OBS_LIST] = "SELECT metric, ts, value FROM observations"
+                    " INDEXED BY observations_by_time"
+                    " WHERE object_id = ?1 AND (ts, metric) > (?2, ?3)"
+                    " AND ts <= ?4 ORDER BY ts, metric LIMIT ?5",
+    [ST_OBS_LIST_METRIC] = "SELECT metric, ts, value FROM observations"
+                           " WHERE object_id = ?1 AND metric = ?6"
+                           " AND ts >= ?2 AND (ts, metric) > (?2, ?3)"
+                           " AND ts <= ?4 ORDER BY ts LIMIT ?5",
+    [ST_EV_LIST] = "SELECT ts, kind, severity, message, data FROM events"
+                   " WHERE object_id = ?1 AND (ts, kind) > (?2, ?3)"
+                   " AND ts <= ?4 ORDER BY ts, kind LIMIT ?5",
+    [ST_EV_LIST_KIND] = "SELECT ts, kind, severity, message, data FROM events"
+                        " WHERE object_id = ?1 AND (ts, kind) > (?2, ?3)"
+                        " AND ts <= ?4 AND kind = ?6"
+                        " ORDER BY ts, kind LIMIT ?5",
+    /* The analysis snapshot. Revisions without the join: the head's
+     * created_at and change_seq are filled in from the head row read in
+     * the same transaction. */
+    [ST_REVISIONS_ALL] = "SELECT object_id, revision, type, name, attributes,"
+                         " 0, updated_at, author, deleted, 0 FROM revisions"
+                         " WHERE object_id = ?1 ORDER BY revision",
+    /* One seek to the end of the object's range of observations_by_time. */
+    [ST_NEWEST_TS] = "SELECT max(ts) FROM observations WHERE object_id = ?1",
+    /* The object's metrics one seek each, then each metric's window as
+     * one range of the primary key: the cost is the window, whatever the
+     * history outside it. */
+    [ST_NEXT_METRIC] = "SELECT metric FROM observations"
+                       " WHERE object_id = ?1 AND metric > ?2"
+                       " ORDER BY metric LIMIT 1",
+    [ST_OBS_WINDOW] = "SELECT ts, value FROM observations"
+                      " WHERE object_id = ?1 AND metric = ?2"
+                      " AND ts >= ?3 AND ts <= ?4 ORDER BY ts",
+    [ST_EV_WINDOW] = "SELECT ts, kind, severity, message, data FROM events"
+                     " WHERE object_id = ?1 AND ts >= ?2 AND ts <= ?3"
+                     " ORDER BY ts, kind",
 };
 
 /* ---- types --------------------------------------------------------- */
@@ -188,7 +281,19 @@ typedef struct arena_chunk {
     char data[];
 } arena_chunk;
 
-enum op { OP_CREATE, OP_PUT, OP_GET, OP_LIST, OP_REVISIONS };
+enum op {
+    OP_CREATE,
+    OP_PUT,
+    OP_GET,
+    OP_LIST,
+    OP_REVISIONS,
+    OP_OBS_PUT,
+    OP_EV_PUT,
+    OP_OBS_LIST,
+    OP_EV_LIST,
+    OP_ANALYSIS,
+    OP_VERSION,
+};
 
 /* One asynchronous call: its inputs (strings copied into |mem|), then its
  * result (rows and strings also in |mem|, the rows array apart). */
@@ -203,8 +308,19 @@ typedef struct req {
     store_list_query q;
     int64_t id, revision, as_of;
     int limit;
+    /* Observations and events: the batch (copied, strings in |mem|), the
+     * list query, the analysis window asked for. */
+    store_observation *in_obs;
+    store_event *in_ev;
+    size_t n;
+    store_series_query sq;
+    int64_t from, to;
     store_result res;
-    size_t rows_cap;
+    size_t rows_cap, obs_cap, ev_cap;
+    /* The strings in |mem| that intern() hands out again for equal ones. */
+    const char *interned[INTERN_MAX];
+    size_t interned_len[INTERN_MAX];
+    int ninterned, intern_hit;
 } req;
 
 /* ---- small helpers ------------------------------------------------- */
@@ -268,6 +384,30 @@ static int copy_in(req *r, const char **s) {
         return -ENOMEM;
     *s = p;
     return 0;
+}
+
+/* A copy of the |n| bytes at |p| in the request's arena, shared by every
+ * equal string interned in the same request: a metric name repeated on
+ * thousands of rows is one copy (and one cache line) instead of
+ * thousands. The search starts at the last hit, so names that come in
+ * runs or in a cycle are found at the first or second try. Past
+ * INTERN_MAX distinct strings, new ones are simply copied. NULL when out
+ * of memory. */
+static const char *intern(req *r, const char *p, size_t n) {
+    for (int k = 0; k < r->ninterned; k++) {
+        int i = (r->intern_hit + k) % r->ninterned;
+        if (r->interned_len[i] == n && memcmp(r->interned[i], p, n) == 0) {
+            r->intern_hit = i;
+            return r->interned[i];
+        }
+    }
+    const char *copy = arena_copy(&r->mem, p, n);
+    if (copy != NULL && r->ninterned < INTERN_MAX) {
+        r->interned[r->ninterned] = copy;
+        r->interned_len[r->ninterned] = n;
+        r->intern_hit = r->ninterned++;
+    }
+    return copy;
 }
 
 /* ---- connections --------------------------------------------------- */
@@ -419,6 +559,14 @@ out:
 
 /* ---- results ------------------------------------------------------- */
 
+/* Empties a result that is not STORE_OK: no rows, and no counts of a
+ * batch that was rolled back. */
+static void res_clear_data(store_result *res) {
+    res->nrows = res->nobs = res->nevents = 0;
+    res->has_more = 0;
+    res->inserted = res->replaced = res->unchanged = 0;
+}
+
 /* Records the failure |rc| of an SQLite call on |c| in the result. Call
  * it before anything else runs on |c| (that would replace the message). */
 static void req_fail(req *r, conn *c, int rc) {
@@ -442,7 +590,7 @@ static void req_fail(req *r, conn *c, int rc) {
     }
     /* Without memory for the message, the status alone still tells. */
     r->res.message = arena_copy(&r->mem, msg, strlen(msg));
-    r->res.nrows = 0;
+    res_clear_data(&r->res);
 }
 
 /* A new zeroed row at the end of the result, or NULL. */
@@ -460,12 +608,46 @@ static store_object *row_add(req *r) {
     return o;
 }
 
+/* A new observation / event at the end of the result, or NULL. */
+static store_observation *obs_add(req *r) {
+    if (r->res.nobs == r->obs_cap) {
+        size_t cap = r->obs_cap ? r->obs_cap * 2 : 256;
+        store_observation *o = realloc(r->res.obs, cap * sizeof *o);
+        if (o == NULL)
+            return NULL;
+        r->res.obs = o;
+        r->obs_cap = cap;
+    }
+    return &r->res.obs[r->res.nobs++];
+}
+
+static store_event *ev_add(req *r) {
+    if (r->res.nevents == r->ev_cap) {
+        size_t cap = r->ev_cap ? r->ev_cap * 2 : 64;
+        store_event *e = realloc(r->res.events, cap * sizeof *e);
+        if (e == NULL)
+            return NULL;
+        r->res.events = e;
+        r->ev_cap = cap;
+    }
+    return &r->res.events[r->res.nevents++];
+}
+
 static int column_copy(req *r, sqlite3_stmt *st, int col, const char **out) {
     const unsigned char *t = sqlite3_column_text(st, col);
     if (t == NULL) /* the columns are NOT NULL: out of memory */
         return SQLITE_NOMEM;
     *out = arena_copy(&r->mem, (const char *)t,
                       (size_t)sqlite3_column_bytes(st, col));
+    return *out ? SQLITE_OK : SQLITE_NOMEM;
+}
+
+/* column_copy for the strings that repeat (metric, kind, severity). */
+static int column_intern(req *r, sqlite3_stmt *st, int col, const char **out) {
+    const unsigned char *t = sqlite3_column_text(st, col);
+    if (t == NULL)
+        return SQLITE_NOMEM;
+    *out = intern(r, (const char *)t, (size_t)sqlite3_column_bytes(st, col));
     return *out ? SQLITE_OK : SQLITE_NOMEM;
 }
 
@@ -550,7 +732,7 @@ static void write_end(req *r, conn *c, int rc) {
     if (rc != SQLITE_OK)
         req_fail(r, c, rc);
     if (r->res.status != STORE_OK)
-        r->res.nrows = 0;
+        res_clear_data(&r->res);
     /* An interrupted or failed statement may have rolled back already. */
     if (!sqlite3_get_autocommit(c->db))
         run(c, ST_ROLLBACK);
@@ -593,7 +775,8 @@ static void do_create(req *r) {
     o->type = w->type;
     o->name = w->name;
     o->attributes = w->attributes;
-    o->created_at = o->updated_at = now_us();
+    /* |at|: a time from `objectd seed`, which writes history. */
+    o->created_at = o->updated_at = w->at ? w->at : now_us();
     o->updated_by = w->author;
     o->deleted = 0;
     o->change_seq = 1;
@@ -674,8 +857,9 @@ static void do_put(req *r) {
         o->attributes = w->attributes;
     }
     /* Never before the previous revision, even if the clock stepped
-     * back: as_of and the updated_at orders rely on it per object. */
-    o->updated_at = now_us();
+     * back (or |at| asks): as_of and the updated_at orders rely on it per
+     * object. */
+    o->updated_at = w->at ? w->at : now_us();
     if (o->updated_at < head.updated_at)
         o->updated_at = head.updated_at;
     o->updated_by = w->author;
@@ -819,6 +1003,26 @@ out:
     stmt_done(c, st);
 }
 
+/* After a read that found no rows: an empty page, or no object? Sets
+ * STORE_NOT_FOUND when the object |r->id| does not exist. Outside the
+ * read's snapshot, but objects are never removed, so the answer can only
+ * turn from "no object" to "exists" meanwhile - either is a true answer
+ * for a request that raced a create. */
+static int check_exists(req *r, conn *c) {
+    int rc;
+    sqlite3_stmt *st = stmt_get(c, ST_EXISTS, &rc);
+    if (st == NULL || (rc = sqlite3_bind_int64(st, 1, r->id)) != SQLITE_OK)
+        goto out;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        r->res.status = STORE_NOT_FOUND;
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+        rc = SQLITE_OK;
+out:
+    stmt_done(c, st);
+    return rc;
+}
+
 static void do_revisions(req *r) {
     conn *c = reader_get(r);
     sqlite3_stmt *st = NULL;
@@ -835,21 +1039,509 @@ static void do_revisions(req *r) {
     stmt_done(c, st);
     st = NULL;
     r->res.status = STORE_OK;
-    if (r->res.nrows == 0) {
-        /* No rows: an empty page, or no object? Outside the statement's
-         * snapshot, but objects are never removed, so the answer can
-         * only turn from "no object" to "exists" meanwhile - either is a
-         * true answer for a request that raced a create. */
-        if ((st = stmt_get(c, ST_EXISTS, &rc)) == NULL ||
-            (rc = sqlite3_bind_int64(st, 1, r->id)) != SQLITE_OK)
-            goto out;
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-            r->res.status = STORE_NOT_FOUND;
-        else if (rc != SQLITE_ROW)
-            goto out;
-        rc = SQLITE_OK;
+    if (r->res.nrows == 0)
+        rc = check_exists(r, c);
+out:
+    if (rc != SQLITE_OK)
+        req_fail(r, c, rc);
+    stmt_done(c, st);
+}
+
+/* ---- observations and events (on a pool thread) -------------------- */
+
+/* The idempotency key of row |i| of a batch: (metric, ts) or (kind,
+ * ts). */
+typedef struct batch_key {
+    const char *s;
+    int64_t ts;
+} batch_key;
+
+typedef batch_key (*batch_key_fn)(const req *r, size_t i);
+
+static batch_key obs_key(const req *r, size_t i) {
+    return (batch_key){r->in_obs[i].metric, r->in_obs[i].ts};
+}
+
+static batch_key ev_key(const req *r, size_t i) {
+    return (batch_key){r->in_ev[i].kind, r->in_ev[i].ts};
+}
+
+/* FNV-1a over the string, then the ts, through murmur3's finaliser: the
+ * table indexes by the low bits, and times in microseconds of whole
+ * seconds or minutes have many low zero bits. */
+static uint64_t key_hash(batch_key k) {
+    uint64_t h = 14695981039346656037u;
+    for (const unsigned char *p = (const unsigned char *)k.s; *p; p++)
+        h = (h ^ *p) * 1099511628211u;
+    h ^= (uint64_t)k.ts;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdu;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53u;
+    h ^= h >> 33;
+    return h;
+}
+
+/* Sets |*keep| to n flags (malloc'd; the caller frees it), 1 for the rows
+ * of the batch that are written: of rows sharing a key, only the last.
+ * The batch then ends as if applied row by row (the last value wins), but
+ * each key is compared once, with what was stored before the batch - so a
+ * batch that leaves a row as it was changes nothing and bumps nothing,
+ * whatever values it went through. The repeats dropped count as
+ * unchanged, as on PostgreSQL (whose ON CONFLICT cannot touch a row twice
+ * in one statement, so it deduplicates the same way). An open-addressing
+ * table of row indexes, at most half full. */
+static int last_of_keys(const req *r, batch_key_fn key, unsigned char **keep) {
+    size_t cap = 16;
+    while (cap < 2 * r->n)
+        cap *= 2;
+    uint32_t *slot = calloc(cap, sizeof *slot); /* row + 1; 0: free */
+    unsigned char *k = malloc(r->n);
+    if (slot == NULL || k == NULL) {
+        free(slot);
+        free(k);
+        return SQLITE_NOMEM;
     }
+    for (size_t i = 0; i < r->n; i++) {
+        batch_key ki = key(r, i);
+        size_t j = (size_t)key_hash(ki) & (cap - 1);
+        for (; slot[j] != 0; j = (j + 1) & (cap - 1)) {
+            batch_key kj = key(r, slot[j] - 1);
+            if (kj.ts == ki.ts && strcmp(kj.s, ki.s) == 0) {
+                k[slot[j] - 1] = 0; /* superseded by row i */
+                break;
+            }
+        }
+        slot[j] = (uint32_t)(i + 1);
+        k[i] = 1;
+    }
+    free(slot);
+    *keep = k;
+    return SQLITE_OK;
+}
+
+/* Opens an ingest's transaction (the caller holds the write mutex) and
+ * reads the object's change_seq. |*found| is 0 when the object does not
+ * exist or is deleted: then nothing may be written. */
+static int ingest_begin(req *r, conn *c, int *found, int64_t *seq) {
+    sqlite3_stmt *st = NULL;
+    int rc;
+    *found = 0;
+    if ((rc = run(c, ST_BEGIN_IMMEDIATE)) != SQLITE_OK ||
+        (st = stmt_get(c, ST_VERSION, &rc)) == NULL ||
+        (rc = sqlite3_bind_int64(st, 1, r->id)) != SQLITE_OK)
+        goto out;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *found = sqlite3_column_int(st, 2) == 0;
+        *seq = sqlite3_column_int64(st, 3);
+    }
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+out:
+    stmt_done(c, st);
+    return rc;
+}
+
+/* Binds ?1.. of the insert and update statements of one batch row. */
+typedef int (*bind_row_fn)(sqlite3_stmt *st, const req *r, size_t i);
+
+static int bind_obs(sqlite3_stmt *st, const req *r, size_t i) {
+    const store_observation *o = &r->in_obs[i];
+    int rc;
+    if ((rc = sqlite3_bind_int64(st, 1, r->id)) != SQLITE_OK ||
+        (rc = bind_text(st, 2, o->metric)) != SQLITE_OK ||
+        (rc = sqlite3_bind_int64(st, 3, o->ts)) != SQLITE_OK)
+        return rc;
+    return sqlite3_bind_double(st, 4, o->value);
+}
+
+static int bind_ev(sqlite3_stmt *st, const req *r, size_t i) {
+    const store_event *e = &r->in_ev[i];
+    int rc;
+    if ((rc = sqlite3_bind_int64(st, 1, r->id)) != SQLITE_OK ||
+        (rc = sqlite3_bind_int64(st, 2, e->ts)) != SQLITE_OK ||
+        (rc = bind_text(st, 3, e->kind)) != SQLITE_OK ||
+        (rc = bind_text(st, 4, e->severity)) != SQLITE_OK ||
+        (rc = bind_text(st, 5, e->message)) != SQLITE_OK)
+        return rc;
+    return e->data ? bind_text(st, 6, e->data) : sqlite3_bind_null(st, 6);
+}
+
+/* One statement step that returns no rows, reset at once so that the
+ * next row can bind: the statement stays prepared (and its deadline
+ * armed) for the whole batch. */
+static int step_reset(sqlite3_stmt *st) {
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Writes the rows of the batch flagged in |keep| and counts them. The
+ * statement timeout covers the whole batch, as it does on PostgreSQL
+ * where a batch is one statement; each statement here is too short for
+ * the progress handler, so the loop checks the clock itself. */
+static int ingest_rows(req *r, conn *c, enum stmt_id ins_id,
+                       enum stmt_id upd_id, bind_row_fn bind,
+                       const unsigned char *keep) {
+    sqlite3_stmt *ins = NULL, *upd = NULL;
+    int rc;
+    if ((ins = stmt_get(c, ins_id, &rc)) == NULL ||
+        (upd = stmt_get(c, upd_id, &rc)) == NULL)
+        goto out;
+    for (size_t i = 0; i < r->n; i++) {
+        if (i % DEADLINE_ROWS == DEADLINE_ROWS - 1 && c->deadline_ns != 0 &&
+            mono_ns() >= c->deadline_ns) {
+            c->timed_out = 1;
+            rc = SQLITE_INTERRUPT;
+            goto out;
+        }
+        if (!keep[i]) {
+            r->res.unchanged++;
+            continue;
+        }
+        if ((rc = bind(ins, r, i)) != SQLITE_OK ||
+            (rc = step_reset(ins)) != SQLITE_OK)
+            goto out;
+        if (sqlite3_changes(c->db) > 0) {
+            r->res.inserted++;
+            continue;
+        }
+        if ((rc = bind(upd, r, i)) != SQLITE_OK ||
+            (rc = step_reset(upd)) != SQLITE_OK)
+            goto out;
+        if (sqlite3_changes(c->db) > 0)
+            r->res.replaced++;
+        else
+            r->res.unchanged++;
+    }
+    rc = SQLITE_OK;
+out:
+    stmt_done(c, ins);
+    stmt_done(c, upd);
+    return rc;
+}
+
+/* Ends an ingest: bumps change_seq once if anything changed - in the same
+ * transaction, so no reader ever sees the new rows with the old
+ * change_seq (a cached analysis would look current) - and commits. */
+static int ingest_commit(req *r, conn *c, int64_t seq) {
+    sqlite3_stmt *st = NULL;
+    int rc = SQLITE_OK;
+    if (r->res.inserted + r->res.replaced > 0) {
+        seq++;
+        if ((st = stmt_get(c, ST_BUMP, &rc)) == NULL ||
+            (rc = sqlite3_bind_int64(st, 1, r->id)) != SQLITE_OK ||
+            (rc = sqlite3_bind_int64(st, 2, seq)) != SQLITE_OK ||
+            (rc = sqlite3_step(st)) != SQLITE_DONE)
+            goto out;
+        stmt_done(c, st);
+        st = NULL;
+    }
+    if ((rc = run(c, ST_COMMIT)) != SQLITE_OK)
+        goto out;
+    r->res.change_seq = seq;
+    r->res.status = STORE_OK;
+out:
+    stmt_done(c, st);
+    return rc;
+}
+
+static void do_ingest(req *r, batch_key_fn key, enum stmt_id ins,
+                      enum stmt_id upd, bind_row_fn bind) {
+    sqlite_store *s = r->s;
+    conn *c = &s->writer;
+    unsigned char *keep = NULL;
+    int64_t seq = 0;
+    int found;
+    /* The batch's duplicates are found before taking the write mutex. */
+    int rc = last_of_keys(r, key, &keep);
+    if (rc != SQLITE_OK) {
+        req_fail(r, NULL, rc);
+        return;
+    }
+    uv_mutex_lock(&s->write_mu);
+    if ((rc = ingest_begin(r, c, &found, &seq)) != SQLITE_OK)
+        goto out;
+    if (!found) {
+        r->res.status = STORE_NOT_FOUND;
+        goto out;
+    }
+    if ((rc = ingest_rows(r, c, ins, upd, bind, keep)) != SQLITE_OK ||
+        (rc = ingest_commit(r, c, seq)) != SQLITE_OK)
+        goto out;
+out:
+    if (rc != SQLITE_OK || r->res.status != STORE_OK)
+        write_end(r, c, rc);
+    uv_mutex_unlock(&s->write_mu);
+    free(keep);
+}
+
+/* Steps |st| (metric, ts, value) and appends the rows to the result, at
+ * most |max|; has_more when one more exists. */
+static int read_obs(req *r, sqlite3_stmt *st, size_t max) {
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (r->res.nobs == max) {
+            r->res.has_more = 1;
+            return SQLITE_OK;
+        }
+        store_observation *o = obs_add(r);
+        if (o == NULL)
+            return SQLITE_NOMEM;
+        if ((rc = column_intern(r, st, 0, &o->metric)) != SQLITE_OK)
+            return rc;
+        o->ts = sqlite3_column_int64(st, 1);
+        o->value = sqlite3_column_double(st, 2);
+    }
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Likewise for events: ts, kind, severity, message, data. */
+static int read_events(req *r, sqlite3_stmt *st, size_t max) {
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (r->res.nevents == max) {
+            r->res.has_more = 1;
+            return SQLITE_OK;
+        }
+        store_event *e = ev_add(r);
+        if (e == NULL)
+            return SQLITE_NOMEM;
+        e->ts = sqlite3_column_int64(st, 0);
+        e->data = NULL;
+        if ((rc = column_intern(r, st, 1, &e->kind)) != SQLITE_OK ||
+            (rc = column_intern(r, st, 2, &e->severity)) != SQLITE_OK ||
+            (rc = column_copy(r, st, 3, &e->message)) != SQLITE_OK)
+            return rc;
+        if (sqlite3_column_type(st, 4) != SQLITE_NULL &&
+            (rc = column_copy(r, st, 4, &e->data)) != SQLITE_OK)
+            return rc;
+    }
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static enum stmt_id series_stmt(const store_series_query *q, int events) {
+    if (events)
+        return q->filter ? ST_EV_LIST_KIND : ST_EV_LIST;
+    return q->filter ? ST_OBS_LIST_METRIC : ST_OBS_LIST;
+}
+
+/* The key (ts, metric|kind) a list's rows must be strictly above: the
+ * cursor, or (from, "") - below every row at |from|, since keys are
+ * never empty - whichever is later. */
+static void series_lower(const store_series_query *q, int64_t *ts,
+                         const char **key) {
+    *ts = q->from ? q->from : INT64_MIN;
+    *key = "";
+    if (q->has_cursor &&
+        (q->cursor_ts > *ts ||
+         (q->cursor_ts == *ts && strcmp(q->cursor_key, *key) > 0))) {
+        *ts = q->cursor_ts;
+        *key = q->cursor_key;
+    }
+}
+
+static void do_series_list(req *r, int events) {
+    conn *c = reader_get(r);
+    const store_series_query *q = &r->sq;
+    sqlite3_stmt *st = NULL;
+    int64_t lo_ts;
+    const char *lo_key;
+    int rc = SQLITE_OK;
+    if (c == NULL)
+        return;
+    series_lower(q, &lo_ts, &lo_key);
+    if ((st = stmt_get(c, series_stmt(q, events), &rc)) == NULL ||
+        (rc = sqlite3_bind_int64(st, 1, q->id)) != SQLITE_OK ||
+        (rc = sqlite3_bind_int64(st, 2, lo_ts)) != SQLITE_OK ||
+        (rc = bind_text(st, 3, lo_key)) != SQLITE_OK ||
+        (rc = sqlite3_bind_int64(st, 4, q->to ? q->to : INT64_MAX)) !=
+            SQLITE_OK ||
+        /* One row beyond the page tells whether another page exists. */
+        (rc = sqlite3_bind_int(st, 5, q->limit + 1)) != SQLITE_OK ||
+        (q->filter != NULL && (rc = bind_text(st, 6, q->filter)) != SQLITE_OK))
+        goto out;
+    rc = events ? read_events(r, st, (size_t)q->limit)
+                : read_obs(r, st, (size_t)q->limit);
+    if (rc != SQLITE_OK)
+        goto out;
+    stmt_done(c, st);
+    st = NULL;
+    r->res.status = STORE_OK;
+    if (r->res.nobs == 0 && r->res.nevents == 0)
+        rc = check_exists(r, c);
+out:
+    if (rc != SQLITE_OK)
+        req_fail(r, c, rc);
+    stmt_done(c, st);
+}
+
+/* Appends the observations with from <= ts <= to, ordered by (metric,
+ * ts): for each metric of the object (found by one seek past the one
+ * before), its window as one range of the primary key. Every row of a
+ * metric points at one copy of its name. */
+static int load_window_obs(req *r, conn *c, int64_t from, int64_t to) {
+    sqlite3_stmt *next = NULL, *win = NULL;
+    const char *metric = "";
+    int rc;
+    if ((next = stmt_get(c, ST_NEXT_METRIC, &rc)) == NULL ||
+        (win = stmt_get(c, ST_OBS_WINDOW, &rc)) == NULL ||
+        (rc = sqlite3_bind_int64(next, 1, r->id)) != SQLITE_OK ||
+        (rc = sqlite3_bind_int64(win, 1, r->id)) != SQLITE_OK ||
+        (rc = sqlite3_bind_int64(win, 3, from)) != SQLITE_OK ||
+        (rc = sqlite3_bind_int64(win, 4, to)) != SQLITE_OK)
+        goto out;
+    /* Bindings survive sqlite3_reset: only the metric changes. */
+    for (;;) {
+        if ((rc = bind_text(next, 2, metric)) != SQLITE_OK)
+            goto out;
+        rc = sqlite3_step(next);
+        if (rc == SQLITE_DONE)
+            break;
+        if (rc != SQLITE_ROW ||
+            (rc = column_intern(r, next, 0, &metric)) != SQLITE_OK)
+            goto out;
+        sqlite3_reset(next);
+        if ((rc = bind_text(win, 2, metric)) != SQLITE_OK)
+            goto out;
+        while ((rc = sqlite3_step(win)) == SQLITE_ROW) {
+            store_observation *o = obs_add(r);
+            if (o == NULL) {
+                rc = SQLITE_NOMEM;
+                goto out;
+            }
+            o->metric = metric;
+            o->ts = sqlite3_column_int64(win, 0);
+            o->value = sqlite3_column_double(win, 1);
+        }
+        if (rc != SQLITE_DONE)
+            goto out;
+        sqlite3_reset(win);
+    }
+    rc = SQLITE_OK;
+out:
+    stmt_done(c, next);
+    stmt_done(c, win);
+    return rc;
+}
+
+/* Reads the first column of |st|'s one row as an integer into |*v|;
+ * |*isnull| when it is NULL (max() of no rows). */
+static int read_int(sqlite3_stmt *st, int64_t *v, int *isnull) {
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? SQLITE_ERROR : rc;
+    *isnull = sqlite3_column_type(st, 0) == SQLITE_NULL;
+    *v = *isnull ? 0 : sqlite3_column_int64(st, 0);
+    return SQLITE_OK;
+}
+
+/* The analysis snapshot. One read transaction: BEGIN on the reader, so
+ * that every SELECT below sees the same committed state - the head's
+ * change_seq (the analysis cache's key) then describes exactly the rows
+ * returned, even while ingest commits meanwhile. */
+static void do_analysis(req *r) {
+    conn *c = reader_get(r);
+    sqlite3_stmt *st = NULL;
+    store_object head;
+    int64_t newest = 0, from, to;
+    int none = 1, rc;
+    if (c == NULL)
+        return;
+    if ((rc = run(c, ST_BEGIN)) != SQLITE_OK ||
+        (st = stmt_get(c, ST_HEAD, &rc)) == NULL ||
+        (rc = sqlite3_bind_int64(st, 1, r->id)) != SQLITE_OK ||
+        (rc = read_rows(r, st, 1)) != SQLITE_OK)
+        goto out;
+    stmt_done(c, st);
+    st = NULL;
+    r->res.has_more = 0;
+    if (r->res.nrows == 0) {
+        r->res.status = STORE_NOT_FOUND;
+        goto out;
+    }
+    head = r->res.rows[0]; /* rows moves as it grows */
+    if ((st = stmt_get(c, ST_REVISIONS_ALL, &rc)) == NULL ||
+        (rc = sqlite3_bind_int64(st, 1, r->id)) != SQLITE_OK ||
+        (rc = read_rows(r, st, SIZE_MAX)) != SQLITE_OK)
+        goto out;
+    stmt_done(c, st);
+    st = NULL;
+    for (size_t i = 1; i < r->res.nrows; i++) {
+        r->res.rows[i].created_at = head.created_at;
+        r->res.rows[i].change_seq = head.change_seq;
+    }
+    if ((st = stmt_get(c, ST_NEWEST_TS, &rc)) == NULL ||
+        (rc = sqlite3_bind_int64(st, 1, r->id)) != SQLITE_OK ||
+        (rc = read_int(st, &newest, &none)) != SQLITE_OK)
+        goto out;
+    stmt_done(c, st);
+    st = NULL;
+
+    /* Each bound defaults on its own: to the newest observation (the
+     * head's updated_at without any), and 30 days before |to|. */
+    to = r->to ? r->to : none ? head.updated_at : newest;
+    if (r->from)
+        from = r->from;
+    else
+        from = to >= INT64_MIN + WINDOW_DEFAULT_US ? to - WINDOW_DEFAULT_US
+                                                   : INT64_MIN;
+    r->res.newest_ts = newest;
+    r->res.window_from = from;
+    r->res.window_to = to;
+
+    if ((rc = load_window_obs(r, c, from, to)) != SQLITE_OK ||
+        (st = stmt_get(c, ST_EV_WINDOW, &rc)) == NULL ||
+        (rc = sqlite3_bind_int64(st, 1, r->id)) != SQLITE_OK ||
+        (rc = sqlite3_bind_int64(st, 2, from)) != SQLITE_OK ||
+        (rc = sqlite3_bind_int64(st, 3, to)) != SQLITE_OK ||
+        (rc = read_events(r, st, SIZE_MAX)) != SQLITE_OK)
+        goto out;
+    stmt_done(c, st);
+    st = NULL;
+    if ((rc = run(c, ST_COMMIT)) != SQLITE_OK)
+        goto out;
+    r->res.status = STORE_OK;
+out:
+    if (rc != SQLITE_OK)
+        req_fail(r, c, rc);
+    stmt_done(c, st);
+    /* Never leave the reader in a transaction: it would pin its snapshot
+     * and keep checkpoints from recycling the WAL. */
+    if (!sqlite3_get_autocommit(c->db))
+        run(c, ST_ROLLBACK);
+}
+
+static void do_version(req *r) {
+    conn *c = reader_get(r);
+    sqlite3_stmt *st = NULL;
+    store_object *o;
+    int rc = SQLITE_OK;
+    if (c == NULL)
+        return;
+    if ((st = stmt_get(c, ST_VERSION, &rc)) == NULL ||
+        (rc = sqlite3_bind_int64(st, 1, r->id)) != SQLITE_OK)
+        goto out;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        r->res.status = STORE_NOT_FOUND;
+        rc = SQLITE_OK;
+        goto out;
+    }
+    if (rc != SQLITE_ROW)
+        goto out;
+    if ((o = row_add(r)) == NULL) {
+        rc = SQLITE_NOMEM;
+        goto out;
+    }
+    o->id = sqlite3_column_int64(st, 0);
+    o->revision = sqlite3_column_int64(st, 1);
+    o->deleted = sqlite3_column_int(st, 2) != 0;
+    o->change_seq = sqlite3_column_int64(st, 3);
+    o->type = o->name = o->attributes = o->updated_by = "";
+    rc = SQLITE_OK;
+    r->res.status = STORE_OK;
 out:
     if (rc != SQLITE_OK)
         req_fail(r, c, rc);
@@ -861,6 +1553,10 @@ out:
 static void req_free(req *r) {
     arena_free(r->mem);
     free(r->res.rows);
+    free(r->res.obs);
+    free(r->res.events);
+    free(r->in_obs);
+    free(r->in_ev);
     free(r);
 }
 
@@ -882,6 +1578,24 @@ static void work_cb(uv_work_t *work) {
     case OP_REVISIONS:
         do_revisions(r);
         break;
+    case OP_OBS_PUT:
+        do_ingest(r, obs_key, ST_OBS_INSERT, ST_OBS_UPDATE, bind_obs);
+        break;
+    case OP_EV_PUT:
+        do_ingest(r, ev_key, ST_EV_INSERT, ST_EV_UPDATE, bind_ev);
+        break;
+    case OP_OBS_LIST:
+        do_series_list(r, 0);
+        break;
+    case OP_EV_LIST:
+        do_series_list(r, 1);
+        break;
+    case OP_ANALYSIS:
+        do_analysis(r);
+        break;
+    case OP_VERSION:
+        do_version(r);
+        break;
     }
 }
 
@@ -890,7 +1604,7 @@ static void after_work_cb(uv_work_t *work, int status) {
     if (status != 0) { /* UV_ECANCELED: the work never ran */
         r->res.status = STORE_UNAVAILABLE;
         r->res.message = "cancelled";
-        r->res.nrows = 0;
+        res_clear_data(&r->res);
     }
     r->cb(&r->res, r->arg);
     req_free(r);
@@ -1002,6 +1716,138 @@ static int sq_revisions_list(void *loop_impl, int64_t id,
     r->id = id;
     r->revision = before_revision;
     r->limit = limit;
+    return req_queue(loop_impl, r);
+}
+
+/* Copies a batch of observations into a new request: the rows in one
+ * array, every metric name interned in the arena. -EINVAL for a row the
+ * table would refuse (no metric, a value that is not finite - SQLite
+ * would store NaN as NULL). */
+static int sq_observations_put(void *loop_impl, int64_t id,
+                               const store_observation *obs, size_t n,
+                               store_cb cb, void *arg) {
+    int rc = 0;
+    if (cb == NULL || obs == NULL || n == 0 || n > BATCH_MAX)
+        return -EINVAL;
+    req *r = req_new(loop_impl, OP_OBS_PUT, cb, arg);
+    if (r == NULL)
+        return -ENOMEM;
+    r->id = id;
+    r->n = n;
+    if ((r->in_obs = malloc(n * sizeof *r->in_obs)) == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const store_observation *o = &obs[i];
+        if (o->metric == NULL || o->metric[0] == '\0' || !isfinite(o->value)) {
+            rc = -EINVAL;
+            goto out;
+        }
+        r->in_obs[i] = *o;
+        r->in_obs[i].metric = intern(r, o->metric, strlen(o->metric));
+        if (r->in_obs[i].metric == NULL) {
+            rc = -ENOMEM;
+            goto out;
+        }
+    }
+out:
+    if (rc != 0) {
+        req_free(r);
+        return rc;
+    }
+    return req_queue(loop_impl, r);
+}
+
+static int sq_events_put(void *loop_impl, int64_t id, const store_event *ev,
+                         size_t n, store_cb cb, void *arg) {
+    int rc = 0;
+    if (cb == NULL || ev == NULL || n == 0 || n > BATCH_MAX)
+        return -EINVAL;
+    req *r = req_new(loop_impl, OP_EV_PUT, cb, arg);
+    if (r == NULL)
+        return -ENOMEM;
+    r->id = id;
+    r->n = n;
+    if ((r->in_ev = malloc(n * sizeof *r->in_ev)) == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const store_event *e = &ev[i];
+        store_event *d = &r->in_ev[i];
+        if (e->kind == NULL || e->kind[0] == '\0' || e->severity == NULL ||
+            e->message == NULL) {
+            rc = -EINVAL;
+            goto out;
+        }
+        *d = *e;
+        d->kind = intern(r, e->kind, strlen(e->kind));
+        d->severity = intern(r, e->severity, strlen(e->severity));
+        if (d->kind == NULL || d->severity == NULL ||
+            copy_in(r, &d->message) != 0 || copy_in(r, &d->data) != 0) {
+            rc = -ENOMEM;
+            goto out;
+        }
+    }
+out:
+    if (rc != 0) {
+        req_free(r);
+        return rc;
+    }
+    return req_queue(loop_impl, r);
+}
+
+static int series_list(void *loop_impl, enum op op, const store_series_query *q,
+                       store_cb cb, void *arg) {
+    if (cb == NULL || q->limit < 1 || q->limit > SERIES_LIMIT_MAX ||
+        (q->has_cursor && q->cursor_key == NULL))
+        return -EINVAL;
+    req *r = req_new(loop_impl, op, cb, arg);
+    if (r == NULL)
+        return -ENOMEM;
+    r->sq = *q;
+    r->id = q->id;
+    if (!q->has_cursor)
+        r->sq.cursor_key = NULL;
+    if (copy_in(r, &r->sq.filter) != 0 || copy_in(r, &r->sq.cursor_key) != 0) {
+        req_free(r);
+        return -ENOMEM;
+    }
+    return req_queue(loop_impl, r);
+}
+
+static int sq_observations_list(void *loop_impl, const store_series_query *q,
+                                store_cb cb, void *arg) {
+    return series_list(loop_impl, OP_OBS_LIST, q, cb, arg);
+}
+
+static int sq_events_list(void *loop_impl, const store_series_query *q,
+                          store_cb cb, void *arg) {
+    return series_list(loop_impl, OP_EV_LIST, q, cb, arg);
+}
+
+static int sq_analysis_load(void *loop_impl, int64_t id, int64_t from,
+                            int64_t to, store_cb cb, void *arg) {
+    if (cb == NULL)
+        return -EINVAL;
+    req *r = req_new(loop_impl, OP_ANALYSIS, cb, arg);
+    if (r == NULL)
+        return -ENOMEM;
+    r->id = id;
+    r->from = from;
+    r->to = to;
+    return req_queue(loop_impl, r);
+}
+
+static int sq_object_version(void *loop_impl, int64_t id, store_cb cb,
+                             void *arg) {
+    if (cb == NULL)
+        return -EINVAL;
+    req *r = req_new(loop_impl, OP_VERSION, cb, arg);
+    if (r == NULL)
+        return -ENOMEM;
+    r->id = id;
     return req_queue(loop_impl, r);
 }
 
@@ -1209,8 +2055,10 @@ static void sq_close(void *impl) {
 
 /* ---- inspection ---------------------------------------------------- */
 
-int store_sqlite_explain_list(const char *path, const store_list_query *q,
-                              char *out, size_t outlen) {
+/* EXPLAIN QUERY PLAN of the statement |id| on a read-only connection of
+ * its own to |path|: one plan line per row. */
+static int explain(const char *path, enum stmt_id id, char *out,
+                   size_t outlen) {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     char sql[1024];
@@ -1220,7 +2068,7 @@ int store_sqlite_explain_list(const char *path, const store_list_query *q,
     if (outlen == 0)
         return -1;
     out[0] = '\0';
-    snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s", stmt_sql[list_stmt(q)]);
+    snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s", stmt_sql[id]);
     rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
     if (rc != SQLITE_OK ||
         (rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL)) != SQLITE_OK)
@@ -1246,6 +2094,38 @@ out:
     sqlite3_finalize(st);
     sqlite3_close(db);
     return ret;
+}
+
+int store_sqlite_explain_list(const char *path, const store_list_query *q,
+                              char *out, size_t outlen) {
+    return explain(path, list_stmt(q), out, outlen);
+}
+
+int store_sqlite_explain(const char *path, const char *name, char *out,
+                         size_t outlen) {
+    static const struct {
+        const char *name;
+        enum stmt_id id;
+    } stmts[] = {
+        {"observations_list", ST_OBS_LIST},
+        {"observations_list_metric", ST_OBS_LIST_METRIC},
+        {"events_list", ST_EV_LIST},
+        {"events_list_kind", ST_EV_LIST_KIND},
+        {"observations_update", ST_OBS_UPDATE},
+        {"events_update", ST_EV_UPDATE},
+        {"newest_ts", ST_NEWEST_TS},
+        {"next_metric", ST_NEXT_METRIC},
+        {"observations_window", ST_OBS_WINDOW},
+        {"events_window", ST_EV_WINDOW},
+        {"revisions_all", ST_REVISIONS_ALL},
+        {"version", ST_VERSION},
+    };
+    for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++)
+        if (strcmp(stmts[i].name, name) == 0)
+            return explain(path, stmts[i].id, out, outlen);
+    if (outlen > 0)
+        snprintf(out, outlen, "no statement named %s", name);
+    return -1;
 }
 
 int store_sqlite_pragma(void *impl, const char *name, char *out,
@@ -1280,4 +2160,10 @@ const store_backend store_sqlite_backend = {
     .object_get = sq_object_get,
     .object_list = sq_object_list,
     .revisions_list = sq_revisions_list,
+    .observations_put = sq_observations_put,
+    .events_put = sq_events_put,
+    .observations_list = sq_observations_list,
+    .events_list = sq_events_list,
+    .analysis_load = sq_analysis_load,
+    .object_version = sq_object_version,
 };

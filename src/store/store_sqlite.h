@@ -1,6 +1,6 @@
 /* store_sqlite: what the SQLite backend shows beyond store_backend.h -
- * its migrations and two inspection helpers for tests and docs. Private
- * to src/store and the tests. */
+ * its migrations and inspection helpers for tests and docs. Private to
+ * src/store and the tests. */
 #ifndef OBJECTD_STORE_SQLITE_H
 #define OBJECTD_STORE_SQLITE_H
 
@@ -27,6 +27,17 @@ extern const int store_sqlite_nmigrations;
  * |out|. Blocking. */
 int store_sqlite_explain_list(const char *path, const store_list_query *q,
                               char *out, size_t outlen);
+
+/* Like store_sqlite_explain_list, for the statements of observations and
+ * events, by |name|: "observations_list", "observations_list_metric",
+ * "events_list", "events_list_kind" (the lists without and with a
+ * filter), "observations_update", "events_update" (ingest's replacement
+ * of an existing row), "newest_ts", "next_metric", "observations_window",
+ * "events_window", "revisions_all" (store_analysis_load) and "version"
+ * (store_object_version). Returns 0, or -1 with an error message in
+ * |out| (an unknown name too). Blocking. */
+int store_sqlite_explain(const char *path, const char *name, char *out,
+                         size_t outlen);
 
 /* Runs "PRAGMA |name|" on the writer connection of |impl| (as returned by
  * store_sqlite_backend.open) and writes the first column of the first
