@@ -689,9 +689,208 @@ fail:
     }
 }
 
+/* ---- GET /objects/analysis: every analysis, as NDJSON ----------------- *
+ *
+ * One object at a time through the analysis pipeline, each written as one
+ * line as soon as it is ready. The stream is flow-controlled: when the
+ * client reads slowly the protocol says PAUSE and the next analysis waits
+ * for on_drain, so the server holds at most about one analysis plus the
+ * 256 KiB output mark, whatever the count. */
+
+enum { EXPORT_PAGE = 100 };
+
+typedef struct exporter {
+    exchange *ex;
+    int64_t from, to;
+    int64_t *ids; /* ?ids=, else every live object by id */
+    size_t nids, next;
+    int64_t page[EXPORT_PAGE];
+    size_t npage, inpage;
+    int64_t after_id;
+    int listing_done, busy, paused, gone;
+} exporter;
+
+static void export_next(exporter *x);
+
+static void export_finish(exporter *x) {
+    exchange_stream_end(x->ex);
+    free(x->ids);
+    free(x);
+}
+
+static void export_write(exporter *x, const char *line, size_t len) {
+    int rc = exchange_stream_write(x->ex, line, len);
+    if (rc == EXCHANGE_STREAM_GONE)
+        x->gone = 1;
+    else if (rc == EXCHANGE_STREAM_PAUSE)
+        x->paused = 1;
+}
+
+static void export_job_done(job *j) {
+    exporter *x = j->owner;
+    if (j->status == 0 && j->entry) {
+        size_t len;
+        int coding;
+        const char *body = analysis_entry_body(j->entry, &len, &coding);
+        export_write(x, body, len);
+    } else if (j->status == 0) {
+        export_write(x, j->body.data, j->body.len);
+    } else {
+        char line[160];
+        int n = snprintf(line, sizeof line, "{\"id\":%lld,\"error\":\"%s\"}\n",
+                         (long long)j->id,
+                         j->status == 404 ? "no such object" : j->error);
+        export_write(x, line, (size_t)n);
+    }
+    job_free(j);
+    x->busy = 0;
+    export_next(x);
+}
+
+static void export_listed(const store_result *r, void *arg) {
+    exporter *x = arg;
+    x->busy = 0;
+    if (r->status != STORE_OK) {
+        static const char line[] = "{\"error\":\"the database failed; "
+                                   "the export is incomplete\"}\n";
+        export_write(x, line, sizeof line - 1);
+        x->listing_done = 1;
+    } else {
+        x->npage = 0;
+        x->inpage = 0;
+        for (size_t i = 0; i < r->nrows && i < EXPORT_PAGE; i++)
+            x->page[x->npage++] = r->rows[i].id;
+        if (r->nrows)
+            x->after_id = r->rows[r->nrows - 1].id;
+        if (!r->has_more)
+            x->listing_done = 1;
+    }
+    export_next(x);
+}
+
+static void export_drained(exchange *ex) {
+    exporter *x = ex->stream_arg;
+    x->paused = 0;
+    export_next(x);
+}
+
+static void export_next(exporter *x) {
+    if (x->busy || x->paused)
+        return;
+    if (x->gone) {
+        export_finish(x);
+        return;
+    }
+    int64_t id = 0;
+    if (x->ids) {
+        if (x->next < x->nids)
+            id = x->ids[x->next++];
+    } else if (x->inpage < x->npage) {
+        id = x->page[x->inpage++];
+    } else if (!x->listing_done) {
+        store_list_query q = {.order = STORE_ORDER_ID,
+                              .has_cursor = x->after_id > 0,
+                              .cursor_id = x->after_id,
+                              .limit = EXPORT_PAGE};
+        x->busy = 1;
+        if (store_object_list(api_store(x->ex), &q, export_listed, x) != 0) {
+            x->busy = 0;
+            x->gone = 1; /* cannot go on: end the stream short */
+            export_finish(x);
+        }
+        return;
+    }
+    if (id == 0) {
+        export_finish(x);
+        return;
+    }
+    job *j = job_new(x->ex, id);
+    if (j == NULL) {
+        char line[96];
+        int n = snprintf(line, sizeof line,
+                         "{\"id\":%lld,\"error\":\"too many analyses in "
+                         "progress\"}\n",
+                         (long long)id);
+        export_write(x, line, (size_t)n);
+        export_next(x);
+        return;
+    }
+    j->done = export_job_done;
+    j->owner = x;
+    j->key.from = x->from;
+    j->key.to = x->to;
+    x->busy = 1;
+    if (job_start(j) != 0) {
+        job_free(j);
+        x->busy = 0;
+        x->gone = 1;
+        export_finish(x);
+    }
+}
+
+static const char *const export_params[] = {"ids", "from", "to", NULL};
+
+static void export_get(exchange *ex) {
+    query q;
+    if (api_parse_query(ex, &q, export_params) != 0)
+        return;
+    exporter *x = calloc(1, sizeof *x);
+    if (x == NULL) {
+        exchange_problem(ex, 500, NULL, "out of memory");
+        query_free(&q);
+        return;
+    }
+    x->ex = ex;
+    if (api_time_param(ex, &q, "from", &x->from) ||
+        api_time_param(ex, &q, "to", &x->to))
+        goto fail;
+    if ((x->from == 0) != (x->to == 0) || x->from > x->to) {
+        api_bad_param(ex, "from", "give from and to together, with from <= to");
+        goto fail;
+    }
+    const char *ids = query_get(&q, "ids");
+    if (ids) {
+        x->ids = calloc(SUMMARY_MAX_IDS * 10, sizeof *x->ids);
+        if (x->ids == NULL) {
+            exchange_problem(ex, 500, NULL, "out of memory");
+            goto fail;
+        }
+        for (const char *p = ids; *p;) {
+            const char *comma = strchr(p, ',');
+            size_t len = comma ? (size_t)(comma - p) : strlen(p);
+            char num[24];
+            if (len == 0 || len >= sizeof num ||
+                x->nids == SUMMARY_MAX_IDS * 10) {
+                api_bad_param(ex, "ids", "ids must be 1 to 10000 positive "
+                                         "integers, comma-separated");
+                goto fail;
+            }
+            memcpy(num, p, len);
+            num[len] = '\0';
+            if (api_parse_positive(num, &x->ids[x->nids]) != 0) {
+                api_bad_param(ex, "ids", "ids must be 1 to 10000 positive "
+                                         "integers, comma-separated");
+                goto fail;
+            }
+            x->nids++;
+            p += len + (comma ? 1 : 0);
+        }
+    }
+    query_free(&q);
+    exchange_stream_begin(ex, 200, "application/x-ndjson", export_drained,
+                          x);
+    export_next(x);
+    return;
+fail:
+    query_free(&q);
+    free(x->ids);
+    free(x);
+}
+
 const route api_analysis_routes[] = {
     {HTTP_GET, "/api/v1/objects/{id}/analysis", analysis_get},
     {HTTP_GET, "/api/v1/objects/summary", summary_get},
+    {HTTP_GET, "/api/v1/objects/analysis", export_get},
 };
 
 const size_t api_analysis_route_count =

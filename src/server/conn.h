@@ -69,6 +69,7 @@ typedef struct conn {
     unsigned in_process : 1; /* guards re-entry from synchronous handlers */
     unsigned handler_running : 1; /* dispatched, not answered yet */
     unsigned orphaned : 1; /* closed while the handler ran */
+    unsigned stream_paused : 1; /* a streamed body waits for the output */
 
     struct h2_session *h2; /* set once the peer speaks HTTP/2 */
     struct tls_conn *tls;  /* set on a TLS listener's connections */

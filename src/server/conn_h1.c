@@ -123,6 +123,13 @@ static void after_write(uv_write_t *req, int status) {
         conn_close(c);
         return;
     }
+    /* A paused stream goes on once the output has mostly drained. */
+    if (c->stream_paused && c->out.len + c->writing.len < OUT_HIGH_WATER / 2) {
+        c->stream_paused = 0;
+        c->ex.on_drain(&c->ex);
+        if (c->state == ST_CLOSED)
+            return;
+    }
     /* Output drained: take more requests (process() flushes). */
     if (c->tls && !c->h2)
         tls_input(c);
@@ -199,28 +206,16 @@ static void append_status_line(buf *b, int status) {
 /* The exchange's send hook: serialise the response into |out|. */
 static void free_conn_memory(conn *c);
 
-static void send_response(exchange *ex) {
-    conn *c = ex->conn;
+/* The status line and headers of |ex|'s response. |length| is the
+ * Content-Length, or -1 for a streamed body (chunked, or until close for
+ * an HTTP/1.0 client). */
+static void write_head(conn *c, exchange *ex, int64_t length) {
     buf *o = &c->out;
-    if (c->handler_running) {
-        c->handler_running = 0;
-        worker_handler_done(c->w);
-    }
-    if (c->state == ST_CLOSED) {
-        /* The client went away while an asynchronous handler ran; the
-         * connection's memory waited for this answer. */
-        if (c->orphaned)
-            free_conn_memory(c);
-        return;
-    }
     int status = ex->status;
-    int head_only = ex->method == HTTP_HEAD || status == 204 ||
-                    status == 304 || (status >= 100 && status < 200);
-
     c->requests++;
     int64_t max_req = c->srv->opt.max_requests_per_connection;
     if (c->draining || (max_req > 0 && c->requests >= (uint64_t)max_req) ||
-        c->peer_eof)
+        c->peer_eof || (length < 0 && c->req.minor_version == 0))
         c->keep_alive = 0;
 
     append_status_line(o, status);
@@ -233,10 +228,12 @@ static void send_response(exchange *ex) {
         buf_append_str(o, ex->content_type);
         buf_append(o, "\r\n", 2);
     }
-    if (status != 204 && status != 304) {
+    if (length >= 0 && status != 204 && status != 304) {
         buf_append_str(o, "Content-Length: ");
-        buf_append_u64(o, ex->resp_body.len);
+        buf_append_u64(o, (unsigned long long)length);
         buf_append(o, "\r\n", 2);
+    } else if (length < 0 && c->req.minor_version == 1) {
+        buf_append_str(o, "Transfer-Encoding: chunked\r\n");
     }
     for (size_t i = 0; i < ex->num_resp_headers; i++) {
         const resp_header *h = &ex->resp_headers[i];
@@ -251,14 +248,31 @@ static void send_response(exchange *ex) {
     else if (c->req.minor_version == 0)
         buf_append_str(o, "Connection: keep-alive\r\n");
     buf_append(o, "\r\n", 2);
-    if (!head_only)
-        buf_append(o, ex->resp_body.data, ex->resp_body.len);
+}
 
+/* The handler has answered (or finished streaming): bookkeeping. Returns
+ * 0 to go on, -1 when the connection closed meanwhile (its memory is
+ * freed here if it waited for this answer). */
+static int handler_finished(conn *c) {
+    if (c->handler_running) {
+        c->handler_running = 0;
+        worker_handler_done(c->w);
+    }
+    if (c->state == ST_CLOSED) {
+        /* The client went away while an asynchronous handler ran; the
+         * connection's memory waited for this answer. */
+        if (c->orphaned)
+            free_conn_memory(c);
+        return -1;
+    }
+    return 0;
+}
+
+/* Request done: log it, drop its bytes and move on to the next one. */
+static void finish_request(conn *c, exchange *ex) {
     exchange_access_log(ex, "http/1.1", 0);
     if (!c->keep_alive)
         c->close_after = 1;
-
-    /* Request done: drop its bytes and move on to the next one. */
     size_t used = c->head_len < c->in_len ? c->head_len : c->in_len;
     memmove(c->in, c->in + used, c->in_len - used);
     c->in_len -= used;
@@ -268,6 +282,61 @@ static void send_response(exchange *ex) {
     c->state = ST_HEAD;
     if (!c->in_process)
         process(c); /* an asynchronous handler finished: resume */
+}
+
+static int head_only(const exchange *ex) {
+    return ex->method == HTTP_HEAD || ex->status == 204 ||
+           ex->status == 304 || (ex->status >= 100 && ex->status < 200);
+}
+
+/* The exchange's send hook: serialise the response into |out|. */
+static void send_response(exchange *ex) {
+    conn *c = ex->conn;
+    if (handler_finished(c) != 0)
+        return;
+    write_head(c, ex, (int64_t)ex->resp_body.len);
+    if (!head_only(ex))
+        buf_append(&c->out, ex->resp_body.data, ex->resp_body.len);
+    finish_request(c, ex);
+}
+
+/* The exchange's stream hook: chunked transfer coding, with the output
+ * buffer's high-water mark as the flow control (see exchange.h). */
+static int stream_response(exchange *ex, int op, const char *data,
+                           size_t len) {
+    conn *c = ex->conn;
+    if (op == EXCHANGE_OP_END) {
+        if (handler_finished(c) != 0)
+            return EXCHANGE_STREAM_GONE;
+        if (!head_only(ex) && c->req.minor_version == 1)
+            buf_append_str(&c->out, "0\r\n\r\n");
+        if (c->req.minor_version == 0)
+            c->keep_alive = 0; /* the close ends the body */
+        finish_request(c, ex);
+        return EXCHANGE_STREAM_MORE;
+    }
+    if (c->state == ST_CLOSED || c->closing)
+        return EXCHANGE_STREAM_GONE;
+    if (op == EXCHANGE_OP_BEGIN) {
+        write_head(c, ex, -1);
+    } else if (!head_only(ex) && len > 0) {
+        if (c->req.minor_version == 1) {
+            char size[24];
+            int n = snprintf(size, sizeof size, "%zx\r\n", len);
+            buf_append(&c->out, size, (size_t)n);
+        }
+        buf_append(&c->out, data, len);
+        if (c->req.minor_version == 1)
+            buf_append(&c->out, "\r\n", 2);
+    }
+    conn_flush(c);
+    if (c->state == ST_CLOSED)
+        return EXCHANGE_STREAM_GONE;
+    if (c->out.len + c->writing.len > OUT_HIGH_WATER) {
+        c->stream_paused = 1;
+        return EXCHANGE_STREAM_PAUSE;
+    }
+    return EXCHANGE_STREAM_MORE;
 }
 
 /* An error found while framing (before any handler): answer, then close.
@@ -665,6 +734,7 @@ void conn_start(worker *w, int fd, struct tls_ctx *tls) {
     c->ex.server = srv;
     c->ex.worker = w;
     c->ex.send = send_response;
+    c->ex.stream = stream_response;
     exchange_reset(&c->ex);
     c->protocol = "http/1.1";
     c->link.drain = link_drain;

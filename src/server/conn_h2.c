@@ -37,6 +37,11 @@ typedef struct h2_stream {
     buf body;
     size_t body_sent;
     struct h2_stream *prev, *next; /* the session's list */
+    size_t stream_sent_total; /* streamed bytes already reclaimed */
+    unsigned streaming : 1;
+    unsigned stream_ended : 1;
+    unsigned stream_paused : 1;
+    unsigned want_drain : 1; /* paused and drained: call on_drain */
     unsigned dispatched : 1;
     unsigned closed : 1;    /* nghttp2 is done with it */
     unsigned too_large : 1; /* body over the limit: answered 413 */
@@ -146,6 +151,9 @@ static int on_send_data(nghttp2_session *ng, nghttp2_frame *frame,
     for (size_t i = 1; i < pad; i++)
         buf_append_char(&c->out, 0);
     s->body_sent += length;
+    if (s->stream_paused &&
+        s->ex.resp_body.len - s->body_sent < H2_OUT_HIGH_WATER / 2)
+        s->want_drain = 1; /* pump() calls on_drain, outside nghttp2 */
     return 0;
 }
 
@@ -171,21 +179,17 @@ static ssize_t read_body(nghttp2_session *ng, int32_t stream_id,
     ((nghttp2_nv){(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, (vl),        \
                   NGHTTP2_NV_FLAG_NO_COPY_NAME})
 
-static void send_response(exchange *ex) {
-    h2_stream *s = ex->conn;
+/* Submits the response head of |s|: with a content-length when |length|
+ * is >= 0 (else a stream), and the data provider |read| (NULL: no body). */
+static void submit(h2_stream *s, int64_t length,
+                   nghttp2_data_source_read_callback read) {
+    exchange *ex = &s->ex;
     h2_session *h = s->h;
-    if (s->dispatched)
-        worker_handler_done(ex->worker); /* once: exchanges answer once */
-    if (s->closed) {
-        /* The peer reset the stream while the handler ran. */
-        stream_free(s);
-        return;
-    }
     char status[4], clen[24], date[32];
     status[0] = (char)('0' + ex->status / 100);
     status[1] = (char)('0' + ex->status / 10 % 10);
     status[2] = (char)('0' + ex->status % 10);
-    size_t clen_len = fmt_u64(clen, ex->resp_body.len);
+    size_t clen_len = length >= 0 ? fmt_u64(clen, (uint64_t)length) : 0;
     size_t date_len;
     const char *dl = worker_date_line(h->c->w, &date_len);
     /* "Date: X\r\n" -> X */
@@ -199,7 +203,7 @@ static void send_response(exchange *ex) {
     if (ex->content_type)
         nva[n++] = NV("content-type", ex->content_type,
                       strlen(ex->content_type));
-    if (ex->status != 204 && ex->status != 304)
+    if (length >= 0 && ex->status != 204 && ex->status != 304)
         nva[n++] = NV("content-length", clen, clen_len);
     for (size_t i = 0; i < ex->num_resp_headers; i++) {
         const resp_header *rh = &ex->resp_headers[i];
@@ -208,16 +212,90 @@ static void send_response(exchange *ex) {
                                 (uint8_t *)(t + rh->value_off), rh->name_len,
                                 rh->value_len, NGHTTP2_NV_FLAG_NONE};
     }
-    nghttp2_data_provider prd = {.source.ptr = s, .read_callback = read_body};
-    int has_body = ex->resp_body.len > 0 && ex->method != HTTP_HEAD &&
-                   ex->status != 204 && ex->status != 304;
-    int rv = nghttp2_submit_response(h->ng, s->id, nva, n,
-                                     has_body ? &prd : NULL);
-    if (rv != 0)
+    nghttp2_data_provider prd = {.source.ptr = s, .read_callback = read};
+    int no_body = ex->method == HTTP_HEAD || ex->status == 204 ||
+                  ex->status == 304 || read == NULL;
+    if (nghttp2_submit_response(h->ng, s->id, nva, n,
+                                no_body ? NULL : &prd) != 0)
         nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, s->id,
                                   NGHTTP2_INTERNAL_ERROR);
-    exchange_access_log(ex, h->c->protocol, s->id);
-    pump(h);
+}
+
+static void send_response(exchange *ex) {
+    h2_stream *s = ex->conn;
+    if (s->dispatched)
+        worker_handler_done(ex->worker); /* once: exchanges answer once */
+    if (s->closed) {
+        /* The peer reset the stream while the handler ran. */
+        stream_free(s);
+        return;
+    }
+    submit(s, (int64_t)ex->resp_body.len,
+           ex->resp_body.len > 0 ? read_body : NULL);
+    exchange_access_log(ex, s->h->c->protocol, s->id);
+    pump(s->h);
+}
+
+/* A streamed body: DATA frames from what the producer wrote so far;
+ * DEFERRED while it has written nothing new (resumed by the next write). */
+static ssize_t read_stream(nghttp2_session *ng, int32_t stream_id,
+                           uint8_t *dst, size_t length, uint32_t *flags,
+                           nghttp2_data_source *source, void *user) {
+    h2_stream *s = source->ptr;
+    if (s->ex.resp_body.len == s->body_sent) {
+        if (s->stream_ended) {
+            *flags |= NGHTTP2_DATA_FLAG_EOF;
+            return 0;
+        }
+        return NGHTTP2_ERR_DEFERRED;
+    }
+    ssize_t n = read_body(ng, stream_id, dst, length, flags, source, user);
+    if (!s->stream_ended)
+        *flags &= ~(uint32_t)NGHTTP2_DATA_FLAG_EOF;
+    return n;
+}
+
+static int stream_response(exchange *ex, int op, const char *data,
+                           size_t len) {
+    h2_stream *s = ex->conn;
+    if (op == EXCHANGE_OP_END) {
+        if (s->dispatched)
+            worker_handler_done(ex->worker);
+        if (s->closed) {
+            stream_free(s);
+            return EXCHANGE_STREAM_GONE;
+        }
+        s->stream_ended = 1;
+        exchange_access_log(ex, s->h->c->protocol, s->id);
+        nghttp2_session_resume_data(s->h->ng, s->id);
+        pump(s->h);
+        return EXCHANGE_STREAM_MORE;
+    }
+    if (s->closed || s->h == NULL)
+        return EXCHANGE_STREAM_GONE;
+    if (op == EXCHANGE_OP_BEGIN) {
+        s->streaming = 1;
+        submit(s, -1, read_stream);
+        pump(s->h);
+        return EXCHANGE_STREAM_MORE;
+    }
+    buf *b = &ex->resp_body;
+    if (s->body_sent > 0 && s->body_sent >= b->len / 2) {
+        /* Reclaim what went out (nothing refers to it any more). */
+        memmove(b->data, b->data + s->body_sent, b->len - s->body_sent);
+        b->len -= s->body_sent;
+        s->stream_sent_total += s->body_sent;
+        s->body_sent = 0;
+    }
+    if (buf_append(b, data, len) != 0)
+        return EXCHANGE_STREAM_GONE;
+    nghttp2_session_resume_data(s->h->ng, s->id);
+    pump(s->h);
+    if (b->len - s->body_sent > H2_OUT_HIGH_WATER) {
+        s->stream_paused = 1;
+        return EXCHANGE_STREAM_PAUSE;
+    }
+    return EXCHANGE_STREAM_MORE;
 }
 
 /* ---- input callbacks -------------------------------------------------- */
@@ -252,6 +330,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
     s->ex.server = c->srv;
     s->ex.worker = c->w;
     s->ex.send = send_response;
+    s->ex.stream = stream_response;
     exchange_reset(&s->ex);
     s->ex.start_ns = time_mono_ns();
     nghttp2_session_set_stream_user_data(ng, s->id, s);
@@ -412,6 +491,20 @@ static void pump(h2_session *h) {
     if (rv != 0) {
         conn_close(c);
         return;
+    }
+    /* Streams whose producers waited for room: one at a time, rescanning,
+     * since a producer's write may pump (and change the list) again. */
+    for (int guard = 0; guard < 1024; guard++) {
+        h2_stream *s = h->streams_list;
+        while (s && !s->want_drain)
+            s = s->next;
+        if (s == NULL)
+            break;
+        s->want_drain = 0;
+        s->stream_paused = 0;
+        s->ex.on_drain(&s->ex);
+        if (c->state == ST_CLOSED)
+            return;
     }
     if (!nghttp2_session_want_read(h->ng) &&
         !nghttp2_session_want_write(h->ng))

@@ -125,6 +125,7 @@ const char *http_reason(int status) {
 void exchange_reset(exchange *ex) {
     buf body = ex->resp_body, text = ex->resp_header_text;
     void (*send)(exchange *) = ex->send;
+    int (*stream)(exchange *, int, const char *, size_t) = ex->stream;
     void *conn = ex->conn, *srv = ex->server;
     struct worker *w = ex->worker;
     memset(ex, 0, sizeof *ex);
@@ -137,6 +138,7 @@ void exchange_reset(exchange *ex) {
     ex->resp_body = body;
     ex->resp_header_text = text;
     ex->send = send;
+    ex->stream = stream;
     ex->conn = conn;
     ex->server = srv;
     ex->worker = w;
@@ -185,6 +187,27 @@ void exchange_respond_body(exchange *ex, int status,
     ex->send(ex);
 }
 
+void exchange_stream_begin(exchange *ex, int status, const char *content_type,
+                           void (*on_drain)(exchange *ex), void *arg) {
+    ex->status = status;
+    ex->content_type = content_type;
+    ex->on_drain = on_drain;
+    ex->stream_arg = arg;
+    ex->streaming = 1;
+    ex->resp_body.len = 0;
+    ex->stream(ex, EXCHANGE_OP_BEGIN, NULL, 0);
+}
+
+int exchange_stream_write(exchange *ex, const char *data, size_t len) {
+    ex->streamed += len;
+    return ex->stream(ex, EXCHANGE_OP_DATA, data, len);
+}
+
+void exchange_stream_end(exchange *ex) {
+    ex->responded = 1;
+    ex->stream(ex, EXCHANGE_OP_END, NULL, 0);
+}
+
 void exchange_respond(exchange *ex, int status, const char *content_type,
                       const char *body, size_t len) {
     ex->resp_body.len = 0;
@@ -223,7 +246,8 @@ void exchange_access_log(const exchange *ex, const char *protocol,
     if (ex->route)
         log_str(l, "http.route", ex->route->template);
     log_int(l, "http.response.status_code", ex->status);
-    log_int(l, "http.response.body.bytes", (int64_t)ex->resp_body.len);
+    log_int(l, "http.response.body.bytes",
+            (int64_t)(ex->streaming ? ex->streamed : ex->resp_body.len));
     log_str(l, "network.protocol.name", protocol);
     log_int(l, "event.duration", (int64_t)(time_mono_ns() - ex->start_ns));
     if (stream_id)

@@ -82,6 +82,13 @@ struct exchange {
 
     /* The protocol's hook: called once by exchange_respond*(). */
     void (*send)(exchange *ex);
+    /* Streaming (exchange_stream_*): the protocol's hook, and the
+     * producer's callback for "there is room again". */
+    int (*stream)(exchange *ex, int op, const char *data, size_t len);
+    void (*on_drain)(exchange *ex);
+    void *stream_arg;
+    int streaming;
+    uint64_t streamed; /* body bytes written by the producer */
     void *conn;
     void *server;
     struct worker *worker; /* the loop thread that owns the exchange */
@@ -111,6 +118,26 @@ void exchange_respond_body(exchange *ex, int status,
  * given, the status's reason as title unless |title| is given. */
 void exchange_problem(exchange *ex, int status, const char *title,
                       const char *detail);
+
+/* Streaming a body of unknown length (HTTP/1.1 chunked, HTTP/2 DATA
+ * frames), with flow control: the producer writes until
+ * exchange_stream_write returns EXCHANGE_STREAM_PAUSE, then waits for
+ * |on_drain| (called on the loop when the data written so far has mostly
+ * gone out) before writing more, so a slow reader never makes the server
+ * buffer more than about 256 KiB. EXCHANGE_STREAM_GONE means the client
+ * went away: stop producing and call exchange_stream_end. Every stream
+ * ends with exchange_stream_end, after which |ex| must not be used. */
+enum {
+    EXCHANGE_STREAM_MORE = 0,
+    EXCHANGE_STREAM_PAUSE = 1,
+    EXCHANGE_STREAM_GONE = -1,
+};
+enum { EXCHANGE_OP_BEGIN, EXCHANGE_OP_DATA, EXCHANGE_OP_END };
+
+void exchange_stream_begin(exchange *ex, int status, const char *content_type,
+                           void (*on_drain)(exchange *ex), void *arg);
+int exchange_stream_write(exchange *ex, const char *data, size_t len);
+void exchange_stream_end(exchange *ex);
 
 /* Writes the access-log line of an answered exchange (on its worker's
  * thread): method, path, route, status, bytes, duration, protocol and, for
