@@ -144,6 +144,9 @@ typedef struct store_write {
     int deleted;       /* write a tombstone (DELETE) */
     int keep_content;  /* copy type/name/attributes from the head (DELETE) */
     int allow_deleted; /* may write onto a deleted head (revert revives) */
+    int64_t at; /* the revision's time; 0: now. Only `objectd seed` sets it
+                   (history for the standard workload); the usual rule
+                   still holds: never earlier than the previous revision */
 } store_write;
 
 /* Creates revision 1 of a new object. Result: the new head (1 row), or
