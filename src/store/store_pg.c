@@ -2,10 +2,13 @@
  * worker loops, a bounded pool of connections per loop.
  *
  * Every store operation is exactly one prepared statement: reads are plain
- * SELECTs, writes call the PL/pgSQL functions objectd_create/objectd_put
- * that the migrations create (migrations_pg.c). So a write is one round
- * trip and one implicit transaction, and no request ever needs a pipeline
- * or an explicit BEGIN on a pooled connection (docs/store.md).
+ * SELECTs, writes call the PL/pgSQL functions objectd_create/objectd_put/
+ * objectd_observations_put/objectd_events_put that the migrations create
+ * (migrations_pg.c). So a write is one round trip and one implicit
+ * transaction, and no request ever needs a pipeline or an explicit BEGIN on
+ * a pooled connection (docs/store.md). Ingest batches travel as binary
+ * arrays; the series reads and the analysis snapshot come back in binary
+ * (int8 and float8 big-endian, no text formatting on either side).
  *
  * A connection's life: connect and set up (statement_timeout, prepare every
  * statement, pipelined) as blocking libpq calls on libuv's thread pool -
@@ -26,6 +29,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,9 +61,21 @@ enum {
      * changes nothing, and when the server restarts or kills its backends
      * several pooled connections die at once. */
     PG_READ_RESENDS = 3,
-    PG_MAX_PARAMS = 9,
+    PG_MAX_PARAMS = 10,
     PG_MSG_MAX = 256,
+    PG_BATCH_MAX = 100000, /* rows per ingest call (store.h) */
+    PG_SERIES_MAX = 10000, /* rows per series list page */
+    /* The server takes no protocol message over 1 GB: a batch whose
+     * parameters exceed this is refused before it is sent. */
+    PG_PARAMS_MAX_BYTES = 1000 * 1000 * 1000,
+    /* Distinct metric names a list result shares one copy of. */
+    PG_INTERN_MAX = 32,
 };
+
+/* Thirty days in microseconds: the analysis's default window, which
+ * starts no earlier than INT64_MIN (as in SQLite). */
+#define PG_WINDOW_US "2592000000000"
+#define PG_INT64_MIN "(-9223372036854775807 - 1)"
 
 /* Held while migrating: two replicas starting at once apply each migration
  * once. The bytes of "objectd\0". */
@@ -96,17 +112,93 @@ enum stmt_id {
     ST_LIST_TYPE_ID,
     ST_REVISIONS,
     ST_SLEEP,
+    ST_OBS_PUT,
+    ST_EVENTS_PUT,
+    ST_OBS_LIST,
+    ST_OBS_LIST_METRIC,
+    ST_EVENTS_LIST,
+    ST_EVENTS_LIST_KIND,
+    ST_ANALYSIS,
+    ST_VERSION,
     ST_COUNT
 };
+
+/* The series lists: the LEFT JOIN tells "no such object" (no row) from an
+ * empty page (one row of NULLs), as ST_REVISIONS does. Without a filter
+ * the walk is observations_by_time / the events key from the cursor on,
+ * the row comparison being an index condition. With one, the cursor is
+ * folded into the lower ts bound in C (series_params) so that the walk is a
+ * plain range of the (object, metric, ts) key. */
+#define SERIES_OBS_COLS "x.ts, x.metric, x.value"
+#define SERIES_EVENT_COLS "x.ts, x.kind, x.severity, x.message, x.data"
+
+/* The analysis snapshot is one statement, hence one snapshot: the head
+ * with the window it implies, every revision, one row per metric carrying
+ * that metric's readings in the window as two arrays, and the window's
+ * events. Columns: k (0 head, 1 revision, 2 metric, 3 event), n1..n9
+ * bigint, t1..t4 text, a_ts bigint[], a_value float8[] (analysis_copy).
+ *
+ * The readings are read metric by metric: a loose index scan of the
+ * primary key lists the object's metric names (one probe per name), then
+ * each metric is one range of the key, (object, metric, from..to), already
+ * in ts order. A plain GROUP BY metric made the planner walk
+ * observations_by_time and sort (it cannot estimate the window's size in
+ * a generic plan), and ORDER BY inside array_agg sorts every group again:
+ * twice the time. array_agg keeps its input's order in practice, and the
+ * two arrays of a metric are built from the same rows so they always pair
+ * up; analysis_copy checks the order anyway and sorts if it ever is not.
+ * Row order is not relied on either. */
+#define ANALYSIS_SQL                                                           \
+    "WITH RECURSIVE m AS ("                                                    \
+    " SELECT (SELECT min(metric) FROM observations"                            \
+    " WHERE object_id = $1::bigint) AS metric"                                 \
+    " UNION ALL"                                                               \
+    " SELECT (SELECT min(o.metric) FROM observations o"                        \
+    " WHERE o.object_id = $1::bigint AND o.metric > m.metric)"                 \
+    " FROM m WHERE m.metric IS NOT NULL"                                       \
+    "), h AS MATERIALIZED ("                                                   \
+    " SELECT o.*, (SELECT max(ts) FROM observations"                           \
+    " WHERE object_id = o.id) AS newest"                                       \
+    " FROM objects o WHERE o.id = $1::bigint"                                  \
+    "), w AS MATERIALIZED ("                                                   \
+    " SELECT h.*, CASE WHEN $2::bigint <> 0 THEN $2::bigint"                   \
+    " WHEN t.wto >= " PG_INT64_MIN " + " PG_WINDOW_US                          \
+    " THEN t.wto - " PG_WINDOW_US " ELSE " PG_INT64_MIN " END AS wfrom, t.wto" \
+    " FROM h, LATERAL (SELECT CASE WHEN $3::bigint <> 0 THEN $3::bigint"       \
+    " ELSE coalesce(h.newest, h.updated_at) END AS wto) t"                     \
+    ") "                                                                       \
+    "SELECT 0 AS k, id, revision, created_at, updated_at, change_seq,"         \
+    " deleted::int::bigint, wfrom, wto, coalesce(newest, 0),"                  \
+    " type, name, attributes, updated_by, NULL::bigint[], NULL::float8[]"      \
+    " FROM w "                                                                 \
+    "UNION ALL "                                                               \
+    "SELECT 1, r.object_id, r.revision, w.created_at, r.updated_at,"           \
+    " w.change_seq, r.deleted::int::bigint, NULL, NULL, NULL,"                 \
+    " r.type, r.name, r.attributes, r.author, NULL, NULL"                      \
+    " FROM w JOIN revisions r ON r.object_id = w.id "                          \
+    "UNION ALL "                                                               \
+    "SELECT 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"          \
+    " m.metric, NULL, NULL, NULL, s.ts, s.vals"                                \
+    " FROM m, LATERAL (SELECT array_agg(x.ts) AS ts,"                          \
+    " array_agg(x.value) AS vals FROM (SELECT ts, value FROM observations"     \
+    " WHERE object_id = $1::bigint AND metric = m.metric"                      \
+    " AND ts >= (SELECT wfrom FROM w) AND ts <= (SELECT wto FROM w)"           \
+    " ORDER BY ts) x) s"                                                       \
+    " WHERE m.metric IS NOT NULL AND s.ts IS NOT NULL "                        \
+    "UNION ALL "                                                               \
+    "SELECT 3, e.ts, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"          \
+    " e.kind, e.severity, e.message, e.data, NULL, NULL FROM events e"         \
+    " WHERE e.object_id = $1::bigint AND e.ts >= (SELECT wfrom FROM w)"        \
+    " AND e.ts <= (SELECT wto FROM w)"
 
 static const struct {
     const char *name;
     const char *sql;
 } stmts[ST_COUNT] = {
     [ST_CREATE] = {"od_create",
-                   "SELECT * FROM objectd_create($1, $2, $3, $4, $5)"},
+                   "SELECT * FROM objectd_create($1, $2, $3, $4, $5, $6)"},
     [ST_PUT] = {"od_put", "SELECT * FROM objectd_put($1, $2, $3, $4, $5, $6, "
-                          "$7, $8, $9)"},
+                          "$7, $8, $9, $10)"},
     [ST_GET_HEAD] = {"od_get_head",
                      "SELECT " HEAD_COLS " FROM objects WHERE id = $1"},
     [ST_GET_REVISION] = {"od_get_revision",
@@ -157,16 +249,63 @@ static const struct {
                       "AND revision < $2 ORDER BY revision DESC LIMIT $3) r "
                       "ON true WHERE o.id = $1 ORDER BY r.revision DESC"},
     [ST_SLEEP] = {"od_sleep", "SELECT pg_sleep($1::float8 / 1000)"},
+    [ST_OBS_PUT] = {"od_obs_put", "SELECT * FROM objectd_observations_put("
+                                  "$1, $2, $3, $4)"},
+    [ST_EVENTS_PUT] = {"od_events_put", "SELECT * FROM objectd_events_put("
+                                        "$1, $2, $3, $4, $5, $6)"},
+    [ST_OBS_LIST] = {"od_obs_list",
+                     "SELECT " SERIES_OBS_COLS " FROM objects o "
+                     "LEFT JOIN LATERAL (SELECT ts, metric, value "
+                     "FROM observations WHERE object_id = o.id "
+                     "AND ts >= $2 AND ts <= $3 AND (ts, metric) > ($4, $5) "
+                     "ORDER BY ts, metric LIMIT $6) x ON true "
+                     "WHERE o.id = $1 ORDER BY x.ts, x.metric"},
+    [ST_OBS_LIST_METRIC] = {"od_obs_list_metric",
+                            "SELECT " SERIES_OBS_COLS " FROM objects o "
+                            "LEFT JOIN LATERAL (SELECT ts, metric, value "
+                            "FROM observations WHERE object_id = o.id "
+                            "AND metric = $2 AND ts >= $3 AND ts <= $4 "
+                            "ORDER BY ts LIMIT $5) x ON true "
+                            "WHERE o.id = $1 ORDER BY x.ts"},
+    [ST_EVENTS_LIST] = {"od_events_list",
+                        "SELECT " SERIES_EVENT_COLS " FROM objects o "
+                        "LEFT JOIN LATERAL (SELECT * FROM events "
+                        "WHERE object_id = o.id AND ts >= $2 AND ts <= $3 "
+                        "AND (ts, kind) > ($4, $5) "
+                        "ORDER BY ts, kind LIMIT $6) x ON true "
+                        "WHERE o.id = $1 ORDER BY x.ts, x.kind"},
+    [ST_EVENTS_LIST_KIND] = {"od_events_list_kind",
+                             "SELECT " SERIES_EVENT_COLS " FROM objects o "
+                             "LEFT JOIN LATERAL (SELECT * FROM events "
+                             "WHERE object_id = o.id AND kind = $2 "
+                             "AND ts >= $3 AND ts <= $4 "
+                             "ORDER BY ts LIMIT $5) x ON true "
+                             "WHERE o.id = $1 ORDER BY x.ts"},
+    [ST_ANALYSIS] = {"od_analysis", ANALYSIS_SQL},
+    [ST_VERSION] = {"od_version", "SELECT id, revision, deleted, change_seq "
+                                  "FROM objects WHERE id = $1"},
 };
 
 /* How a statement's result becomes a store_result. */
 enum req_kind {
-    K_WRITE, /* one row: r_status, then the head when r_status is 0 */
-    K_ONE,   /* 0 rows: NOT_FOUND; 1 row: the object */
-    K_LIST,  /* up to limit + 1 rows */
-    K_REVS,  /* no row: NOT_FOUND; a row of NULLs: empty page */
-    K_NONE,  /* OK, no rows */
+    K_WRITE,  /* one row: r_status, then the head when r_status is 0 */
+    K_ONE,    /* 0 rows: NOT_FOUND; 1 row: the object */
+    K_LIST,   /* up to limit + 1 rows */
+    K_REVS,   /* no row: NOT_FOUND; a row of NULLs: empty page */
+    K_NONE,   /* OK, no rows */
+    K_INGEST, /* one row: r_status, then the counts and change_seq */
+    /* These three take their results in binary format (kind_binary). */
+    K_OBS,      /* as K_REVS, up to limit + 1 observations */
+    K_EVENTS,   /* as K_REVS, up to limit + 1 events */
+    K_ANALYSIS, /* the snapshot (analysis_copy) */
+    K_VERSION,  /* 0 rows: NOT_FOUND; 1 row: id, revision, deleted, seq */
 };
+
+/* Results of these kinds come in binary format: int8 and float8 are sent
+ * as 8 big-endian bytes rather than formatted and parsed as text. */
+static int kind_binary(int kind) {
+    return kind == K_OBS || kind == K_EVENTS || kind == K_ANALYSIS;
+}
 
 /* ---- types ----------------------------------------------------------- */
 
@@ -245,8 +384,11 @@ struct pg_req {
     void *arg;
     int nparams;
     const char *params[PG_MAX_PARAMS];
+    int lengths[PG_MAX_PARAMS]; /* of the binary parameters */
+    int formats[PG_MAX_PARAMS]; /* 1: binary (points into |blob|) */
+    unsigned char *blob;        /* the binary parameters, one allocation */
     store_result res;
-    void *rows_mem;
+    void *rows_mem; /* everything |res| points to, one allocation */
     char msg[PG_MSG_MAX];
     char data[]; /* the parameters' text */
 };
@@ -507,12 +649,17 @@ static pg_req *req_new(pg_loop *pl, int stmt, int kind, int nparams,
     return req;
 }
 
+static void req_free(pg_req *req) {
+    free(req->rows_mem);
+    free(req->blob);
+    free(req);
+}
+
 /* Calls the callback and frees the request: the result's memory lives
  * exactly as long as the callback. */
 static void req_complete(pg_req *req) {
     req->cb(&req->res, req->arg);
-    free(req->rows_mem);
-    free(req);
+    req_free(req);
 }
 
 static void req_set_status(pg_req *req, int status, const char *msg) {
@@ -645,7 +792,7 @@ static void on_tick(uv_timer_t *t) {
 
 static int submit(pg_loop *pl, pg_req *req) {
     if (pl->detaching) {
-        free(req);
+        req_free(req);
         return -ESHUTDOWN;
     }
     if (pl->qlen >= PG_QUEUE_MAX) {
@@ -715,6 +862,445 @@ static int rows_copy(pg_req *req, const PGresult *r, int row0, int nrows,
     req->rows_mem = mem;
     req->res.rows = rows;
     req->res.nrows = (size_t)nrows;
+    return 0;
+}
+
+/* ---- binary results -------------------------------------------------- */
+
+/* Type OIDs of the binary arrays we send and parse (pg_type.dat). */
+enum { OID_INT8 = 20, OID_TEXT = 25, OID_FLOAT8 = 701 };
+
+/* A one-dimensional array's header: ndim, has-null flag, element type,
+ * then the dimension's length and lower bound. */
+enum { ARRAY_HEADER = 20 };
+
+static uint32_t be32(const char *p) {
+    const unsigned char *u = (const unsigned char *)p;
+    return (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 |
+           (uint32_t)u[3];
+}
+
+static uint64_t be64(const char *p) {
+    return (uint64_t)be32(p) << 32 | be32(p + 4);
+}
+
+static double double_of(uint64_t bits) {
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
+
+/* A binary int4 / int8 column; -1 when NULL or not that size. */
+static int bin_i32(const PGresult *r, int row, int col, int32_t *out) {
+    if (PQgetisnull(r, row, col) || PQgetlength(r, row, col) != 4)
+        return -1;
+    *out = (int32_t)be32(PQgetvalue(r, row, col));
+    return 0;
+}
+
+static int bin_i64(const PGresult *r, int row, int col, int64_t *out) {
+    if (PQgetisnull(r, row, col) || PQgetlength(r, row, col) != 8)
+        return -1;
+    *out = (int64_t)be64(PQgetvalue(r, row, col));
+    return 0;
+}
+
+static int bin_f64(const PGresult *r, int row, int col, double *out) {
+    if (PQgetisnull(r, row, col) || PQgetlength(r, row, col) != 8)
+        return -1;
+    *out = double_of(be64(PQgetvalue(r, row, col)));
+    return 0;
+}
+
+/* A one-dimensional binary array of non-NULL 8-byte elements of type
+ * |oid|: sets |*n| and returns its first element (each is a 4-byte length,
+ * 8, then the value: a stride of 12), or NULL if it is anything else. */
+static const char *bin_array8(const PGresult *r, int row, int col, uint32_t oid,
+                              size_t *n) {
+    if (PQgetisnull(r, row, col))
+        return NULL;
+    const char *p = PQgetvalue(r, row, col);
+    size_t len = (size_t)PQgetlength(r, row, col);
+    if (len < 12)
+        return NULL;
+    if (be32(p) == 0) { /* empty: no dimensions */
+        *n = 0;
+        return p + 12;
+    }
+    if (len < ARRAY_HEADER || be32(p) != 1 || be32(p + 4) != 0 ||
+        be32(p + 8) != oid)
+        return NULL;
+    size_t count = be32(p + 12);
+    if (len != ARRAY_HEADER + 12 * count)
+        return NULL;
+    *n = count;
+    return p + ARRAY_HEADER;
+}
+
+/* Copies |n| bytes and a NUL to |*strs|, advancing it. */
+static const char *str_put(char **strs, const char *src, size_t n) {
+    char *out = *strs;
+    memcpy(out, src, n);
+    out[n] = '\0';
+    *strs += n + 1;
+    return out;
+}
+
+static const char *col_put(char **strs, const PGresult *r, int row, int col) {
+    return str_put(strs, PQgetvalue(r, row, col),
+                   (size_t)PQgetlength(r, row, col));
+}
+
+static size_t col_bytes(const PGresult *r, int row, int col) {
+    return PQgetisnull(r, row, col) ? 0 : (size_t)PQgetlength(r, row, col) + 1;
+}
+
+/* Metric names repeat on every reading: a result keeps one copy of each
+ * of the first PG_INTERN_MAX distinct names and points every reading at
+ * it; later names are copied per reading. Used twice with the same
+ * lookups, to size and then to fill, so both passes agree. */
+typedef struct interner {
+    struct {
+        const char *src; /* in the PGresult */
+        size_t len;
+        const char *copy; /* in the result's memory (fill pass) */
+    } e[PG_INTERN_MAX];
+    int n, last;
+} interner;
+
+/* The entry of |src|, adding it when there is room; -1 if none. */
+static int intern_find(interner *t, const char *src, size_t len, int add) {
+    if (t->n > 0 && t->e[t->last].len == len &&
+        memcmp(t->e[t->last].src, src, len) == 0)
+        return t->last;
+    for (int i = 0; i < t->n; i++)
+        if (t->e[i].len == len && memcmp(t->e[i].src, src, len) == 0)
+            return t->last = i;
+    if (!add || t->n == PG_INTERN_MAX)
+        return -1;
+    t->e[t->n].src = src;
+    t->e[t->n].len = len;
+    t->e[t->n].copy = NULL;
+    return t->last = t->n++;
+}
+
+/* An event from binary columns: ts at |col_ts|, then kind, severity,
+ * message and data (NULL allowed) from |col_kind| on. */
+static int event_fill(store_event *e, const PGresult *r, int row, int col_ts,
+                      int col_kind, char **strs) {
+    if (bin_i64(r, row, col_ts, &e->ts) != 0)
+        return -1;
+    for (int k = 0; k < 3; k++)
+        if (PQgetisnull(r, row, col_kind + k))
+            return -1;
+    e->kind = col_put(strs, r, row, col_kind);
+    e->severity = col_put(strs, r, row, col_kind + 1);
+    e->message = col_put(strs, r, row, col_kind + 2);
+    e->data = PQgetisnull(r, row, col_kind + 3)
+                  ? NULL
+                  : col_put(strs, r, row, col_kind + 3);
+    return 0;
+}
+
+static size_t event_bytes(const PGresult *r, int row, int col_kind) {
+    size_t n = 0;
+    for (int k = 0; k < 4; k++)
+        n += col_bytes(r, row, col_kind + k);
+    return n;
+}
+
+/* Observations list: ts, metric, value (binary). */
+static int obs_list_copy(pg_req *req, const PGresult *r, int n) {
+    interner t = {.n = 0};
+    size_t bytes = (size_t)n * sizeof(store_observation);
+    if (PQnfields(r) != 3)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        size_t len = (size_t)PQgetlength(r, i, 1);
+        int at = t.n;
+        if (intern_find(&t, PQgetvalue(r, i, 1), len, 1) < 0 || t.n > at)
+            bytes += len + 1;
+    }
+    char *mem = malloc(bytes);
+    if (mem == NULL)
+        return -1;
+    store_observation *obs = (store_observation *)(void *)mem;
+    char *strs = mem + (size_t)n * sizeof(store_observation);
+    for (int i = 0; i < t.n; i++)
+        t.e[i].copy = str_put(&strs, t.e[i].src, t.e[i].len);
+    for (int i = 0; i < n; i++) {
+        const char *name = PQgetvalue(r, i, 1);
+        size_t len = (size_t)PQgetlength(r, i, 1);
+        int at = intern_find(&t, name, len, 0);
+        obs[i].metric = at >= 0 ? t.e[at].copy : str_put(&strs, name, len);
+        if (PQgetisnull(r, i, 1) || bin_i64(r, i, 0, &obs[i].ts) != 0 ||
+            bin_f64(r, i, 2, &obs[i].value) != 0) {
+            free(mem);
+            return -1;
+        }
+    }
+    req->rows_mem = mem;
+    req->res.obs = obs;
+    req->res.nobs = (size_t)n;
+    return 0;
+}
+
+/* Events list: ts, kind, severity, message, data (binary). */
+static int events_list_copy(pg_req *req, const PGresult *r, int n) {
+    size_t bytes = (size_t)n * sizeof(store_event);
+    if (PQnfields(r) != 5)
+        return -1;
+    for (int i = 0; i < n; i++)
+        bytes += event_bytes(r, i, 1);
+    char *mem = malloc(bytes);
+    if (mem == NULL)
+        return -1;
+    store_event *ev = (store_event *)(void *)mem;
+    char *strs = mem + (size_t)n * sizeof(store_event);
+    for (int i = 0; i < n; i++) {
+        if (event_fill(&ev[i], r, i, 0, 1, &strs) != 0) {
+            free(mem);
+            return -1;
+        }
+    }
+    req->rows_mem = mem;
+    req->res.events = ev;
+    req->res.nevents = (size_t)n;
+    return 0;
+}
+
+/* The analysis statement's columns (ANALYSIS_SQL). */
+enum {
+    A_K = 0,
+    A_ID = 1, /* n1: head, revision: the object's id; event: ts */
+    A_REVISION = 2,
+    A_CREATED_AT = 3,
+    A_UPDATED_AT = 4,
+    A_CHANGE_SEQ = 5,
+    A_DELETED = 6,
+    A_WINDOW_FROM = 7,
+    A_WINDOW_TO = 8,
+    A_NEWEST = 9,
+    A_T1 = 10, /* type / metric / kind, then t2..t4 */
+    A_TS = 14,
+    A_VALUES = 15,
+    A_NCOLS = 16,
+};
+enum { AK_HEAD = 0, AK_REVISION = 1, AK_METRIC = 2, AK_EVENT = 3 };
+
+/* A head or revision row of the analysis statement. */
+static int object_fill(store_object *o, const PGresult *r, int row,
+                       char **strs) {
+    int64_t deleted;
+    if (bin_i64(r, row, A_ID, &o->id) != 0 ||
+        bin_i64(r, row, A_REVISION, &o->revision) != 0 ||
+        bin_i64(r, row, A_CREATED_AT, &o->created_at) != 0 ||
+        bin_i64(r, row, A_UPDATED_AT, &o->updated_at) != 0 ||
+        bin_i64(r, row, A_CHANGE_SEQ, &o->change_seq) != 0 ||
+        bin_i64(r, row, A_DELETED, &deleted) != 0)
+        return -1;
+    for (int k = 0; k < 4; k++)
+        if (PQgetisnull(r, row, A_T1 + k))
+            return -1;
+    o->deleted = deleted != 0;
+    o->type = col_put(strs, r, row, A_T1);
+    o->name = col_put(strs, r, row, A_T1 + 1);
+    o->attributes = col_put(strs, r, row, A_T1 + 2);
+    o->updated_by = col_put(strs, r, row, A_T1 + 3);
+    return 0;
+}
+
+typedef struct series_ref {
+    const char *name;
+    int row;
+} series_ref;
+
+static int series_cmp(const void *a, const void *b) {
+    return strcmp(((const series_ref *)a)->name, ((const series_ref *)b)->name);
+}
+
+static int revision_cmp(const void *a, const void *b) {
+    int64_t x = ((const store_object *)a)->revision,
+            y = ((const store_object *)b)->revision;
+    return (x > y) - (x < y);
+}
+
+static int obs_ts_cmp(const void *a, const void *b) {
+    int64_t x = ((const store_observation *)a)->ts,
+            y = ((const store_observation *)b)->ts;
+    return (x > y) - (x < y);
+}
+
+static int event_cmp(const void *a, const void *b) {
+    const store_event *x = a, *y = b;
+    if (x->ts != y->ts)
+        return (x->ts > y->ts) - (x->ts < y->ts);
+    return strcmp(x->kind, y->kind);
+}
+
+/* Sorts |n| elements unless they already are: the server sends them in
+ * order in practice, and checking is cheaper than sorting. */
+static void sort_unless_sorted(void *base, size_t n, size_t size,
+                               int (*cmp)(const void *, const void *)) {
+    const char *p = base;
+    for (size_t i = 1; i < n; i++) {
+        if (cmp(p + (i - 1) * size, p + i * size) > 0) {
+            qsort(base, n, size, cmp);
+            return;
+        }
+    }
+}
+
+/* The analysis snapshot. One allocation holds the rows, the readings (each
+ * metric's name copied once, every reading pointing at it), the events,
+ * and the strings. 1: no such object; 0: done; -1: a malformed result. */
+static int analysis_copy(pg_req *req, const PGresult *r) {
+    int n = PQntuples(r), nhead = 0, nrev = 0, nseries = 0, nev = 0;
+    size_t nobs = 0, bytes = 0;
+    if (n == 0)
+        return 1;
+    if (PQnfields(r) != A_NCOLS)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        int32_t k;
+        size_t cnt, cnt2;
+        if (bin_i32(r, i, A_K, &k) != 0)
+            return -1;
+        switch (k) {
+        case AK_HEAD:
+        case AK_REVISION:
+            nhead += k == AK_HEAD;
+            nrev += k == AK_REVISION;
+            for (int c = 0; c < 4; c++)
+                bytes += col_bytes(r, i, A_T1 + c);
+            break;
+        case AK_METRIC:
+            if (bin_array8(r, i, A_TS, OID_INT8, &cnt) == NULL ||
+                bin_array8(r, i, A_VALUES, OID_FLOAT8, &cnt2) == NULL ||
+                cnt != cnt2 || PQgetisnull(r, i, A_T1))
+                return -1;
+            nseries++;
+            nobs += cnt;
+            bytes += col_bytes(r, i, A_T1);
+            break;
+        case AK_EVENT:
+            nev++;
+            bytes += event_bytes(r, i, A_T1);
+            break;
+        default:
+            return -1;
+        }
+    }
+    if (nhead != 1)
+        return -1;
+    size_t nrows = 1 + (size_t)nrev;
+    size_t off_obs = nrows * sizeof(store_object);
+    size_t off_ev = off_obs + nobs * sizeof(store_observation);
+    size_t off_ser = off_ev + (size_t)nev * sizeof(store_event);
+    size_t off_str = off_ser + (size_t)nseries * sizeof(series_ref);
+    char *mem = malloc(off_str + bytes);
+    if (mem == NULL)
+        return -1;
+    store_object *rows = (store_object *)(void *)mem;
+    store_observation *obs = (store_observation *)(void *)(mem + off_obs);
+    store_event *ev = (store_event *)(void *)(mem + off_ev);
+    series_ref *ser = (series_ref *)(void *)(mem + off_ser);
+    char *strs = mem + off_str;
+    size_t irev = 1, iev = 0, iser = 0;
+    for (int i = 0; i < n; i++) {
+        int32_t k;
+        bin_i32(r, i, A_K, &k);
+        int rc = 0;
+        switch (k) {
+        case AK_HEAD:
+            rc = object_fill(&rows[0], r, i, &strs) != 0 ||
+                 bin_i64(r, i, A_WINDOW_FROM, &req->res.window_from) != 0 ||
+                 bin_i64(r, i, A_WINDOW_TO, &req->res.window_to) != 0 ||
+                 bin_i64(r, i, A_NEWEST, &req->res.newest_ts) != 0;
+            break;
+        case AK_REVISION:
+            rc = object_fill(&rows[irev++], r, i, &strs);
+            break;
+        case AK_METRIC:
+            ser[iser].name = PQgetvalue(r, i, A_T1);
+            ser[iser++].row = i;
+            break;
+        case AK_EVENT:
+            rc = event_fill(&ev[iev++], r, i, A_ID, A_T1, &strs);
+            break;
+        }
+        if (rc != 0)
+            goto bad;
+    }
+    /* Readings by (metric, ts): the metrics in byte order (the columns'
+     * "C" collation), each one's readings by ts. */
+    qsort(ser, (size_t)nseries, sizeof *ser, series_cmp);
+    size_t io = 0;
+    for (int s = 0; s < nseries; s++) {
+        int row = ser[s].row;
+        size_t cnt;
+        const char *ts = bin_array8(r, row, A_TS, OID_INT8, &cnt);
+        const char *vals = bin_array8(r, row, A_VALUES, OID_FLOAT8, &cnt);
+        const char *metric = col_put(&strs, r, row, A_T1);
+        store_observation *first = &obs[io];
+        for (size_t j = 0; j < cnt; j++, ts += 12, vals += 12) {
+            if (be32(ts) != 8 || be32(vals) != 8)
+                goto bad;
+            obs[io].metric = metric;
+            obs[io].ts = (int64_t)be64(ts + 4);
+            obs[io].value = double_of(be64(vals + 4));
+            io++;
+        }
+        sort_unless_sorted(first, cnt, sizeof *first, obs_ts_cmp);
+    }
+    sort_unless_sorted(rows + 1, nrows - 1, sizeof *rows, revision_cmp);
+    sort_unless_sorted(ev, (size_t)nev, sizeof *ev, event_cmp);
+    req->rows_mem = mem;
+    req->res.rows = rows;
+    req->res.nrows = nrows;
+    req->res.obs = obs;
+    req->res.nobs = nobs;
+    req->res.events = ev;
+    req->res.nevents = (size_t)nev;
+    return 0;
+bad:
+    free(mem);
+    return -1;
+}
+
+/* object_version: id, revision, deleted, change_seq (text). */
+static int version_copy(pg_req *req, const PGresult *r) {
+    store_object *o = calloc(1, sizeof *o);
+    if (o == NULL || PQnfields(r) != 4 ||
+        parse_i64(PQgetvalue(r, 0, 0), &o->id) != 0 ||
+        parse_i64(PQgetvalue(r, 0, 1), &o->revision) != 0 ||
+        parse_i64(PQgetvalue(r, 0, 3), &o->change_seq) != 0) {
+        free(o);
+        return -1;
+    }
+    o->deleted = PQgetvalue(r, 0, 2)[0] == 't';
+    o->type = o->name = o->attributes = o->updated_by = "";
+    req->rows_mem = o;
+    req->res.rows = o;
+    req->res.nrows = 1;
+    return 0;
+}
+
+/* The ingest functions' row: r_status, inserted, replaced, unchanged,
+ * change_seq (text). */
+static int ingest_copy(pg_req *req, const PGresult *r) {
+    if (PQntuples(r) != 1 || PQnfields(r) != 5)
+        return -1;
+    int status = atoi(PQgetvalue(r, 0, 0));
+    if (status != STORE_OK) {
+        req->res.status = status;
+        return 0;
+    }
+    if (parse_i64(PQgetvalue(r, 0, 1), &req->res.inserted) != 0 ||
+        parse_i64(PQgetvalue(r, 0, 2), &req->res.replaced) != 0 ||
+        parse_i64(PQgetvalue(r, 0, 3), &req->res.unchanged) != 0 ||
+        parse_i64(PQgetvalue(r, 0, 4), &req->res.change_seq) != 0)
+        return -1;
     return 0;
 }
 
@@ -792,6 +1378,37 @@ static void result_take(pg_conn *c, pg_req *req, const PGresult *r) {
         rc = rows_copy(req, r, 0, n, 0);
         break;
     case K_NONE:
+        break;
+    case K_INGEST:
+        rc = ingest_copy(req, r);
+        break;
+    case K_OBS:
+    case K_EVENTS:
+        if (n == 0) {
+            req->res.status = STORE_NOT_FOUND;
+            break;
+        }
+        if (PQgetisnull(r, 0, 0))
+            break; /* the object exists; this page is empty */
+        if (n > req->limit) {
+            req->res.has_more = 1;
+            n = req->limit;
+        }
+        rc = req->kind == K_OBS ? obs_list_copy(req, r, n)
+                                : events_list_copy(req, r, n);
+        break;
+    case K_ANALYSIS:
+        rc = analysis_copy(req, r);
+        if (rc == 1) {
+            req->res.status = STORE_NOT_FOUND;
+            rc = 0;
+        }
+        break;
+    case K_VERSION:
+        if (n == 0)
+            req->res.status = STORE_NOT_FOUND;
+        else
+            rc = version_copy(req, r);
         break;
     }
     if (rc != 0)
@@ -938,8 +1555,10 @@ static void connect_done(uv_work_t *w, int status) {
     c->backoff_ms = PG_BACKOFF_MIN_MS;
     pl->last_err[0] = '\0';
     /* Readable while idle too: it is how a server-side close is noticed
-     * before a request is sent into it. */
+     * before a request is sent into it. Unreferenced while idle (see
+     * conn_send). */
     uv_poll_start(&c->poll, UV_READABLE, on_poll);
+    uv_unref((uv_handle_t *)&c->poll);
     dispatch(pl);
 }
 
@@ -1076,7 +1695,8 @@ static int conn_flush(pg_conn *c) {
 static void conn_send(pg_conn *c, pg_req *req) {
     pg_loop *pl = c->pl;
     if (!PQsendQueryPrepared(c->pg, stmts[req->stmt].name, req->nparams,
-                             req->params, NULL, NULL, 0)) {
+                             req->params, req->lengths, req->formats,
+                             kind_binary(req->kind))) {
         if (PQstatus(c->pg) == CONNECTION_BAD) {
             /* Nothing reached the server: safe to send elsewhere, even a
              * write. */
@@ -1089,6 +1709,11 @@ static void conn_send(pg_conn *c, pg_req *req) {
     }
     c->req = req;
     c->state = CONN_BUSY;
+    /* Only a connection with a request in flight keeps the loop alive:
+     * like SQLite, an idle store lets uv_run(UV_RUN_DEFAULT) return once
+     * every callback has come (objectd seed runs its loop that way). A
+     * waiting request holds the queue timer, a deferred one the tick. */
+    uv_ref((uv_handle_t *)&c->poll);
     c->have_result = c->cancelled = c->broken = 0;
     if (pl->st->statement_timeout_ms > 0)
         uv_timer_start(
@@ -1110,6 +1735,7 @@ static void conn_finish(pg_conn *c) {
     c->state = CONN_IDLE;
     uv_timer_stop(&c->timer);
     uv_poll_start(&c->poll, UV_READABLE, on_poll);
+    uv_unref((uv_handle_t *)&c->poll);
     req_complete(req);
     dispatch(pl);
 }
@@ -1202,6 +1828,9 @@ static void *pg_loop_attach(void *impl, uv_loop_t *loop, int index) {
         c->state = CONN_INIT;
         c->backoff_ms = PG_BACKOFF_MIN_MS;
         uv_timer_init(loop, &c->timer);
+        /* Backoff and watchdog: neither keeps the loop alive by itself
+         * (a busy connection's poll handle does). */
+        uv_unref((uv_handle_t *)&c->timer);
         c->timer_open = 1;
     }
     /* Connect once the loop runs, on its thread. */
@@ -1293,10 +1922,11 @@ static int pg_object_create(void *loop_impl, const store_write *w, store_cb cb,
         w->attributes == NULL || w->author == NULL || w->deleted ||
         w->keep_content || cb == NULL)
         return -EINVAL;
-    char id[24];
+    char id[24], at[24];
     fmt_i64(id, sizeof id, w->id);
-    const char *vals[] = {id, w->type, w->name, w->attributes, w->author};
-    pg_req *req = req_new(loop_impl, ST_CREATE, K_WRITE, 5, vals, cb, arg);
+    fmt_i64(at, sizeof at, w->at);
+    const char *vals[] = {id, w->type, w->name, w->attributes, w->author, at};
+    pg_req *req = req_new(loop_impl, ST_CREATE, K_WRITE, 6, vals, cb, arg);
     if (req == NULL)
         return -ENOMEM;
     req->is_write = 1;
@@ -1310,9 +1940,10 @@ static int pg_object_put(void *loop_impl, const store_write *w, store_cb cb,
         (!w->keep_content &&
          (w->type == NULL || w->name == NULL || w->attributes == NULL)))
         return -EINVAL;
-    char id[24], expected[24];
+    char id[24], expected[24], at[24];
     fmt_i64(id, sizeof id, w->id);
     fmt_i64(expected, sizeof expected, w->expected_revision);
+    fmt_i64(at, sizeof at, w->at);
     const char *vals[] = {id,
                           expected,
                           w->keep_content ? NULL : w->type,
@@ -1321,8 +1952,9 @@ static int pg_object_put(void *loop_impl, const store_write *w, store_cb cb,
                           w->author,
                           w->deleted ? "t" : "f",
                           w->keep_content ? "t" : "f",
-                          w->allow_deleted ? "t" : "f"};
-    pg_req *req = req_new(loop_impl, ST_PUT, K_WRITE, 9, vals, cb, arg);
+                          w->allow_deleted ? "t" : "f",
+                          at};
+    pg_req *req = req_new(loop_impl, ST_PUT, K_WRITE, 10, vals, cb, arg);
     if (req == NULL)
         return -ENOMEM;
     req->is_write = 1;
@@ -1437,6 +2069,251 @@ static int pg_revisions_list(void *loop_impl, int64_t id,
     return submit(loop_impl, req);
 }
 
+/* ---- observations and events ----------------------------------------- */
+
+static unsigned char *put32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+    return p + 4;
+}
+
+static unsigned char *put64(unsigned char *p, uint64_t v) {
+    return put32(put32(p, (uint32_t)(v >> 32)), (uint32_t)v);
+}
+
+static unsigned char *put_array_header(unsigned char *p, size_t n, int has_null,
+                                       uint32_t oid) {
+    p = put32(p, 1); /* one dimension */
+    p = put32(p, has_null ? 1 : 0);
+    p = put32(p, oid);
+    p = put32(p, (uint32_t)n);
+    return put32(p, 1); /* lower bound */
+}
+
+static unsigned char *put_text(unsigned char *p, const char *s, size_t len) {
+    p = put32(p, (uint32_t)len);
+    memcpy(p, s, len);
+    return p + len;
+}
+
+/* Makes parameter |i| of |req| the binary value at |p| of |len| bytes. */
+static void param_binary(pg_req *req, int i, const unsigned char *p,
+                         size_t len) {
+    req->params[i] = (const char *)p;
+    req->lengths[i] = (int)len;
+    req->formats[i] = 1;
+}
+
+/* Batches go as binary arrays: no number is formatted or parsed as text on
+ * either side, and a reading costs 12 bytes per number plus its name. */
+static int pg_observations_put(void *loop_impl, int64_t id,
+                               const store_observation *obs, size_t n,
+                               store_cb cb, void *arg) {
+    if (obs == NULL || n < 1 || n > PG_BATCH_MAX || cb == NULL)
+        return -EINVAL;
+    size_t text = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (obs[i].metric == NULL || !isfinite(obs[i].value))
+            return -EINVAL;
+        text += strlen(obs[i].metric);
+    }
+    size_t len_m = ARRAY_HEADER + 4 * n + text;
+    size_t len_n = ARRAY_HEADER + 12 * n; /* ts, and values likewise */
+    if (len_m + 2 * len_n > PG_PARAMS_MAX_BYTES)
+        return -E2BIG;
+    char sid[24];
+    fmt_i64(sid, sizeof sid, id);
+    const char *vals[] = {sid, NULL, NULL, NULL};
+    pg_req *req = req_new(loop_impl, ST_OBS_PUT, K_INGEST, 4, vals, cb, arg);
+    if (req == NULL)
+        return -ENOMEM;
+    req->is_write = 1;
+    unsigned char *p = req->blob = malloc(len_m + 2 * len_n);
+    if (p == NULL) {
+        req_free(req);
+        return -ENOMEM;
+    }
+    param_binary(req, 1, p, len_m);
+    p = put_array_header(p, n, 0, OID_TEXT);
+    for (size_t i = 0; i < n; i++)
+        p = put_text(p, obs[i].metric, strlen(obs[i].metric));
+    param_binary(req, 2, p, len_n);
+    p = put_array_header(p, n, 0, OID_INT8);
+    for (size_t i = 0; i < n; i++)
+        p = put64(put32(p, 8), (uint64_t)obs[i].ts);
+    param_binary(req, 3, p, len_n);
+    p = put_array_header(p, n, 0, OID_FLOAT8);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t bits;
+        memcpy(&bits, &obs[i].value, sizeof bits);
+        p = put64(put32(p, 8), bits);
+    }
+    return submit(loop_impl, req);
+}
+
+static int pg_events_put(void *loop_impl, int64_t id, const store_event *ev,
+                         size_t n, store_cb cb, void *arg) {
+    if (ev == NULL || n < 1 || n > PG_BATCH_MAX || cb == NULL)
+        return -EINVAL;
+    /* Sizes of the kinds, severities, messages and data arrays. */
+    size_t len[4] = {ARRAY_HEADER + 4 * n, ARRAY_HEADER + 4 * n,
+                     ARRAY_HEADER + 4 * n, ARRAY_HEADER + 4 * n};
+    int data_null = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ev[i].kind == NULL || ev[i].severity == NULL ||
+            ev[i].message == NULL)
+            return -EINVAL;
+        len[0] += strlen(ev[i].kind);
+        len[1] += strlen(ev[i].severity);
+        len[2] += strlen(ev[i].message);
+        if (ev[i].data != NULL)
+            len[3] += strlen(ev[i].data);
+        else
+            data_null = 1;
+    }
+    size_t len_ts = ARRAY_HEADER + 12 * n;
+    size_t total = len_ts + len[0] + len[1] + len[2] + len[3];
+    if (total > PG_PARAMS_MAX_BYTES)
+        return -E2BIG;
+    char sid[24];
+    fmt_i64(sid, sizeof sid, id);
+    const char *vals[] = {sid, NULL, NULL, NULL, NULL, NULL};
+    pg_req *req = req_new(loop_impl, ST_EVENTS_PUT, K_INGEST, 6, vals, cb, arg);
+    if (req == NULL)
+        return -ENOMEM;
+    req->is_write = 1;
+    unsigned char *p = req->blob = malloc(total);
+    if (p == NULL) {
+        req_free(req);
+        return -ENOMEM;
+    }
+    param_binary(req, 1, p, len_ts);
+    p = put_array_header(p, n, 0, OID_INT8);
+    for (size_t i = 0; i < n; i++)
+        p = put64(put32(p, 8), (uint64_t)ev[i].ts);
+    for (int k = 0; k < 4; k++) {
+        param_binary(req, 2 + k, p, len[k]);
+        p = put_array_header(p, n, k == 3 && data_null, OID_TEXT);
+        for (size_t i = 0; i < n; i++) {
+            const char *v = k == 0   ? ev[i].kind
+                            : k == 1 ? ev[i].severity
+                            : k == 2 ? ev[i].message
+                                     : ev[i].data;
+            p = v != NULL ? put_text(p, v, strlen(v))
+                          : put32(p, UINT32_MAX); /* -1: NULL */
+        }
+    }
+    return submit(loop_impl, req);
+}
+
+/* The statement and parameters of a series list; |nums| holds the text of
+ * the numeric parameters, |vals| points into it and at |q|'s strings.
+ * Returns the number of parameters, or -EINVAL. */
+static int series_params(const store_series_query *q, int events, int *stmt,
+                         char nums[5][24], const char *vals[6]) {
+    if (q->limit < 1 || q->limit > PG_SERIES_MAX ||
+        (q->has_cursor && q->cursor_key == NULL))
+        return -EINVAL;
+    int64_t lo = q->from != 0 ? q->from : INT64_MIN;
+    int64_t hi = q->to != 0 ? q->to : INT64_MAX;
+    int n = 0;
+    fmt_i64(nums[0], sizeof nums[0], q->id);
+    vals[n++] = nums[0];
+    if (q->filter == NULL) {
+        *stmt = events ? ST_EVENTS_LIST : ST_OBS_LIST;
+        fmt_i64(nums[1], sizeof nums[1], lo);
+        fmt_i64(nums[2], sizeof nums[2], hi);
+        /* No cursor: before every key (names are never empty). */
+        fmt_i64(nums[3], sizeof nums[3],
+                q->has_cursor ? q->cursor_ts : INT64_MIN);
+        vals[n++] = nums[1];
+        vals[n++] = nums[2];
+        vals[n++] = nums[3];
+        vals[n++] = q->has_cursor ? q->cursor_key : "";
+    } else {
+        *stmt = events ? ST_EVENTS_LIST_KIND : ST_OBS_LIST_METRIC;
+        /* With the name fixed, (ts, name) > (c_ts, c_key) is a bound on
+         * ts alone: ts >= c_ts when the name sorts after c_key (byte
+         * order, as the "C" collation compares), else ts > c_ts. */
+        if (q->has_cursor) {
+            if (strcmp(q->filter, q->cursor_key) > 0) {
+                if (q->cursor_ts > lo)
+                    lo = q->cursor_ts;
+            } else if (q->cursor_ts == INT64_MAX) {
+                lo = 1, hi = 0; /* nothing is after it */
+            } else if (q->cursor_ts + 1 > lo) {
+                lo = q->cursor_ts + 1;
+            }
+        }
+        fmt_i64(nums[1], sizeof nums[1], lo);
+        fmt_i64(nums[2], sizeof nums[2], hi);
+        vals[n++] = q->filter;
+        vals[n++] = nums[1];
+        vals[n++] = nums[2];
+    }
+    fmt_i64(nums[4], sizeof nums[4], (int64_t)q->limit + 1);
+    vals[n++] = nums[4];
+    return n;
+}
+
+static int series_list(void *loop_impl, const store_series_query *q, int events,
+                       store_cb cb, void *arg) {
+    char nums[5][24];
+    const char *vals[6];
+    int stmt;
+    if (q == NULL || cb == NULL)
+        return -EINVAL;
+    int n = series_params(q, events, &stmt, nums, vals);
+    if (n < 0)
+        return n;
+    pg_req *req =
+        req_new(loop_impl, stmt, events ? K_EVENTS : K_OBS, n, vals, cb, arg);
+    if (req == NULL)
+        return -ENOMEM;
+    req->limit = q->limit;
+    return submit(loop_impl, req);
+}
+
+static int pg_observations_list(void *loop_impl, const store_series_query *q,
+                                store_cb cb, void *arg) {
+    return series_list(loop_impl, q, 0, cb, arg);
+}
+
+static int pg_events_list(void *loop_impl, const store_series_query *q,
+                          store_cb cb, void *arg) {
+    return series_list(loop_impl, q, 1, cb, arg);
+}
+
+static int pg_analysis_load(void *loop_impl, int64_t id, int64_t from,
+                            int64_t to, store_cb cb, void *arg) {
+    if (cb == NULL)
+        return -EINVAL;
+    char sid[24], sfrom[24], sto[24];
+    fmt_i64(sid, sizeof sid, id);
+    fmt_i64(sfrom, sizeof sfrom, from);
+    fmt_i64(sto, sizeof sto, to);
+    const char *vals[] = {sid, sfrom, sto};
+    pg_req *req = req_new(loop_impl, ST_ANALYSIS, K_ANALYSIS, 3, vals, cb, arg);
+    if (req == NULL)
+        return -ENOMEM;
+    return submit(loop_impl, req);
+}
+
+static int pg_object_version(void *loop_impl, int64_t id, store_cb cb,
+                             void *arg) {
+    if (cb == NULL)
+        return -EINVAL;
+    char sid[24];
+    fmt_i64(sid, sizeof sid, id);
+    const char *vals[] = {sid};
+    pg_req *req = req_new(loop_impl, ST_VERSION, K_VERSION, 1, vals, cb, arg);
+    if (req == NULL)
+        return -ENOMEM;
+    return submit(loop_impl, req);
+}
+
 int store_pg_sleep(void *loop_impl, int64_t ms, store_cb cb, void *arg) {
     if (ms < 0 || cb == NULL)
         return -EINVAL;
@@ -1541,4 +2418,10 @@ const store_backend store_pg_backend = {
     .object_get = pg_object_get,
     .object_list = pg_object_list,
     .revisions_list = pg_revisions_list,
+    .observations_put = pg_observations_put,
+    .events_put = pg_events_put,
+    .observations_list = pg_observations_list,
+    .events_list = pg_events_list,
+    .analysis_load = pg_analysis_load,
+    .object_version = pg_object_version,
 };

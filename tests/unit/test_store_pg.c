@@ -327,8 +327,10 @@ static int version(got *g, int64_t id) {
 static void reset_schema(void) {
     sql("DROP TABLE IF EXISTS observations, events, revisions, objects, "
         "schema_migrations, story_revisions CASCADE");
-    sql("DROP FUNCTION IF EXISTS objectd_create, objectd_put, "
-        "objectd_now_us, objectd_observations_put, objectd_events_put");
+    /* Every objectd_* function, overloads included. */
+    sql("DO $$DECLARE f regprocedure; BEGIN FOR f IN SELECT oid::regprocedure "
+        "FROM pg_proc WHERE proname LIKE 'objectd\\_%' LOOP "
+        "EXECUTE 'DROP FUNCTION ' || f; END LOOP; END$$");
     sql("DROP SEQUENCE IF EXISTS objects_id_seq");
 }
 
@@ -1422,6 +1424,16 @@ static void test_analysis_load(void) {
     CHECK_EQ_INT(g.nrows, 2);
     CHECK_EQ_INT(g.nobs, 0);
 
+    /* A window that would start before INT64_MIN starts there. */
+    CHECK_EQ_INT(create(&c, 0, "analysed", "ancient", "{}"), STORE_OK);
+    store_observation low = {"low", INT64_MIN + 5, 1};
+    CHECK_EQ_INT(obs_put(&g, c.rows[0].id, &low, 1), STORE_OK);
+    CHECK_EQ_INT(analysis(&g, c.rows[0].id, 0, 0), STORE_OK);
+    CHECK_EQ_INT(g.window_to, INT64_MIN + 5);
+    CHECK_EQ_INT(g.window_from, INT64_MIN);
+    CHECK_EQ_INT(g.newest_ts, INT64_MIN + 5);
+    CHECK_EQ_INT(g.nobs, 1);
+
     /* Deleted objects are returned, marked; unknown ones are not. */
     store_write del = {
         .id = id, .author = "d", .deleted = 1, .keep_content = 1};
@@ -1472,6 +1484,108 @@ static void test_object_version(void) {
     got_reset(&c);
 }
 
+/* ---- revision times ---------------------------------------------------- */
+
+/* store_write.at (objectd seed writes history): the revision's time, never
+ * before the previous revision's; 0 is now. */
+static void test_revision_times(void) {
+    got g = {0};
+    int64_t at = T0 - 90 * DAY_US;
+    store_write w = {.type = "hist",
+                     .name = "h",
+                     .attributes = "{}",
+                     .author = "seed",
+                     .at = at};
+    got_reset(&g);
+    CHECK_EQ_INT(store_object_create(sl, &w, on_result, &g), 0);
+    wait_for(&g);
+    CHECK_EQ_INT(g.status, STORE_OK);
+    CHECK_EQ_INT(g.rows[0].created_at, at);
+    CHECK_EQ_INT(g.rows[0].updated_at, at);
+    w.id = g.rows[0].id;
+    w.at = at + DAY_US;
+    CHECK_EQ_INT(put(&g, &w), STORE_OK);
+    CHECK_EQ_INT(g.rows[0].updated_at, at + DAY_US);
+    CHECK_EQ_INT(g.rows[0].created_at, at);
+    w.at = at; /* earlier than revision 2: clamped to it */
+    CHECK_EQ_INT(put(&g, &w), STORE_OK);
+    CHECK_EQ_INT(g.rows[0].revision, 3);
+    CHECK_EQ_INT(g.rows[0].updated_at, at + DAY_US);
+    w.at = 0;
+    int64_t t0 = wall_us();
+    CHECK_EQ_INT(put(&g, &w), STORE_OK);
+    CHECK(g.rows[0].updated_at > t0 - 5000000 &&
+          g.rows[0].updated_at < wall_us() + 5000000);
+    CHECK_EQ_INT(get(&g, w.id, 0, at + DAY_US - 1), STORE_OK);
+    CHECK_EQ_INT(g.rows[0].revision, 1);
+
+    /* The released signatures (a previous binary during an upgrade) still
+     * work, with "now". */
+    char q[256];
+    snprintf(q, sizeof q,
+             "SELECT r_revision FROM objectd_put(%" PRId64
+             ", 0, 'hist', 'old', '{}', 'old binary', false, false, false)",
+             w.id);
+    CHECK_EQ_INT(sql(q), 5);
+    CHECK(sql("SELECT r_created_at FROM objectd_create(0, 'hist', 'old', "
+              "'{}', 'old binary')") > t0 - 5000000);
+    got_reset(&g);
+}
+
+/* ---- an idle store ---------------------------------------------------- */
+
+static void on_guard(uv_timer_t *t) {
+    *(int *)t->data = 1;
+    uv_stop(t->loop);
+}
+
+/* uv_run(UV_RUN_DEFAULT) until the loop has nothing left; 0 when it ran
+ * dry, 1 when a guard had to stop it after 3 s. */
+static int run_dry(void) {
+    uv_timer_t guard;
+    int stuck = 0;
+    uv_timer_init(&loop, &guard);
+    guard.data = &stuck;
+    uv_timer_start(&guard, on_guard, 3000, 0);
+    uv_unref((uv_handle_t *)&guard); /* the guard alone keeps nothing */
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&guard, NULL);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    return stuck;
+}
+
+/* As with SQLite, a store with nothing in flight does not keep its loop
+ * alive (objectd seed runs its loop until it is dry): idle connections stay
+ * open but unreferenced. */
+static void test_idle_loop(void) {
+    got g = {0};
+    CHECK_EQ_INT(version(&g, 987654321), STORE_NOT_FOUND);
+    CHECK_EQ_INT(run_dry(), 0);
+    CHECK_EQ_INT(sql("SELECT count(*) FROM pg_stat_activity "
+                     "WHERE application_name = 'objectd'"),
+                 MAIN_POOL);
+    /* Work in flight keeps it alive until the last callback. */
+    got h[3];
+    memset(h, 0, sizeof h);
+    store_observation o = {"m", T0, 1};
+    got_reset(&h[0]);
+    got_reset(&h[1]);
+    got_reset(&h[2]);
+    CHECK_EQ_INT(store_object_version(sl, 1, on_result, &h[0]), 0);
+    CHECK_EQ_INT(store_observations_put(sl, 987654321, &o, 1, on_result, &h[1]),
+                 0);
+    store_series_query q = {.id = 987654321, .limit = 10};
+    CHECK_EQ_INT(store_events_list(sl, &q, on_result, &h[2]), 0);
+    CHECK_EQ_INT(run_dry(), 0);
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ_INT(h[i].ncalls, 1);
+    CHECK_EQ_INT(h[1].status, STORE_NOT_FOUND);
+    CHECK_EQ_INT(h[2].status, STORE_NOT_FOUND);
+    for (int i = 0; i < 3; i++)
+        got_reset(&h[i]);
+    got_reset(&g);
+}
+
 /* ---- speed ------------------------------------------------------------ */
 
 static const char *const std_metrics[] = {
@@ -1517,6 +1631,18 @@ static int64_t standard_object(void) {
     return id;
 }
 
+/* Status and sizes only: what a caller that uses the result in place
+ * pays, for throughput. */
+static void on_light(const store_result *res, void *arg) {
+    got *g = arg;
+    g->ncalls++;
+    g->at_ns = uv_hrtime();
+    g->status = res->status;
+    g->nrows = res->nrows;
+    g->nobs = res->nobs;
+    g->nevents = res->nevents;
+}
+
 static int dbl_cmp(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -1544,7 +1670,7 @@ static void test_analysis_speed(void) {
     uint64_t t0 = uv_hrtime();
     for (int i = 0; i < PAR; i++) {
         got_reset(&many[i]);
-        CHECK_EQ_INT(store_analysis_load(sl, id, 0, 0, on_result, &many[i]), 0);
+        CHECK_EQ_INT(store_analysis_load(sl, id, 0, 0, on_light, &many[i]), 0);
     }
     wait_all(many, PAR);
     double secs = (double)(uv_hrtime() - t0) / 1e9;
@@ -1618,6 +1744,18 @@ static void test_ingest_speed(void) {
     CHECK_EQ_INT(g[0].inserted + g[0].replaced, 0);
     printf("  replaying a batch of %d unchanged readings: %.1f ms\n", BATCH,
            (double)(g[0].at_ns - t0) / 1e6);
+
+    /* The largest batch store.h allows (in a range where the object has
+     * no readings yet). */
+    enum { MAX = 100000 };
+    store_observation *big = calloc(MAX, sizeof *big);
+    for (int i = 0; i < MAX; i++)
+        big[i] = (store_observation){
+            std_metrics[i % 6],
+            T0 - 400 * DAY_US + (int64_t)(i / 6) * MINUTE_US, i};
+    CHECK_EQ_INT(obs_put(&g[0], ids[1], big, MAX), STORE_OK);
+    CHECK_EQ_INT(g[0].inserted, MAX);
+    free(big);
     for (int b = 0; b < BATCHES; b++)
         got_reset(&g[b]);
     free(g);
@@ -2134,6 +2272,8 @@ int main(void) {
     TEST_RUN(test_event_lists);
     TEST_RUN(test_analysis_load);
     TEST_RUN(test_object_version);
+    TEST_RUN(test_idle_loop);
+    TEST_RUN(test_revision_times);
     TEST_RUN(test_analysis_speed);
     TEST_RUN(test_ingest_speed);
     TEST_RUN(test_racing_puts);
