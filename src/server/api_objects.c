@@ -760,22 +760,9 @@ static void link_base(op *o, const query *q) {
                                        "updated_before", "order", NULL};
     for (const char *const *k = keep; *k && n < sizeof o->link_base; k++) {
         const char *v = query_get(q, *k);
-        if (v == NULL)
-            continue;
-        n += (size_t)snprintf(o->link_base + n, sizeof o->link_base - n,
-                              "&%s=", *k);
-        for (const char *p = v; *p && n + 4 < sizeof o->link_base; p++) {
-            unsigned char c = (unsigned char)*p;
-            if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
-                c == '~')
-                o->link_base[n++] = (char)c;
-            else
-                n += (size_t)snprintf(o->link_base + n,
-                                      sizeof o->link_base - n, "%%%02X", c);
-        }
-        o->link_base[n < sizeof o->link_base ? n : sizeof o->link_base - 1] =
-            '\0';
+        if (v)
+            n += api_query_append(o->link_base + n, sizeof o->link_base - n,
+                                  *k, v);
     }
 }
 

@@ -64,7 +64,8 @@ static json_t *parse_batch(exchange *ex) {
             n--;
         if (n > 0) {
             json_error_t err;
-            json_t *v = json_loadb(p, n, JSON_REJECT_DUPLICATES, &err);
+            json_t *v = json_loadb(p, n, JSON_REJECT_DUPLICATES |
+                                             JSON_DECODE_ANY, &err);
             if (v == NULL) {
                 char detail[256];
                 snprintf(detail, sizeof detail,
@@ -347,7 +348,7 @@ typedef struct listing {
     store_series_query q;
     char filter[MAX_METRIC_BYTES + 1];
     char cursor_key[MAX_METRIC_BYTES + 1];
-    char link_base[256];
+    char link_base[512];
 } listing;
 
 static void append_ts(buf *b, int64_t us) {
@@ -464,13 +465,17 @@ static void series_list(exchange *ex, int events) {
         l->q.cursor_ts = ts;
         l->q.cursor_key = l->cursor_key;
     }
-    snprintf(l->link_base, sizeof l->link_base,
-             "/api/v1/objects/%lld/%s?limit=%d%s%s", (long long)l->q.id,
-             events ? "events" : "observations", limit, f ? "&" : "",
-             f ? fname : "");
-    if (f) {
-        size_t n = strlen(l->link_base);
-        snprintf(l->link_base + n, sizeof l->link_base - n, "=%s", l->filter);
+    size_t n = (size_t)snprintf(l->link_base, sizeof l->link_base,
+                                "/api/v1/objects/%lld/%s?limit=%d",
+                                (long long)l->q.id,
+                                events ? "events" : "observations", limit);
+    /* The next page keeps every filter; only the cursor changes. */
+    const char *keep[] = {fname, "from", "to"};
+    for (size_t k = 0; k < 3 && n < sizeof l->link_base; k++) {
+        const char *v = query_get(&q, keep[k]);
+        if (v)
+            n += api_query_append(l->link_base + n, sizeof l->link_base - n,
+                                  keep[k], v);
     }
     query_free(&q);
     if ((events ? store_events_list(api_store(ex), &l->q, listed, l)

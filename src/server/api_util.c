@@ -118,6 +118,65 @@ int api_check_content_type(exchange *ex, const char *const *accepted) {
     return -1;
 }
 
+/* The JSON pointer of the value being read at byte |pos| of |json| (which
+ * is well-formed up to there): a small scan keeping a stack of array
+ * indexes and object keys. */
+static void json_pointer_at(const char *json, size_t len, size_t pos,
+                            char *out, size_t outlen) {
+    enum { DEPTH = 64 };
+    struct {
+        int array;
+        long index;
+        const char *key;
+        size_t key_len;
+    } st[DEPTH];
+    int depth = 0, expect_key = 0;
+    if (pos > len)
+        pos = len;
+    for (size_t i = 0; i < pos; i++) {
+        char c = json[i];
+        if (c == '"') {
+            size_t start = ++i;
+            while (i < pos && json[i] != '"')
+                i += json[i] == '\\' ? 2 : 1;
+            if (depth > 0 && !st[depth - 1].array && expect_key) {
+                st[depth - 1].key = json + start;
+                st[depth - 1].key_len = i - start;
+                expect_key = 0;
+            }
+        } else if ((c == '{' || c == '[') && depth < DEPTH) {
+            st[depth].array = c == '[';
+            st[depth].index = 0;
+            st[depth].key = NULL;
+            st[depth].key_len = 0;
+            depth++;
+            expect_key = c == '{';
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            depth--;
+        } else if (c == ',' && depth > 0) {
+            if (st[depth - 1].array)
+                st[depth - 1].index++;
+            else
+                expect_key = 1;
+        }
+    }
+    out[0] = '\0';
+    size_t n = 0;
+    for (int d = 0; d < depth && n + 2 < outlen; d++) {
+        if (st[d].array) {
+            n += (size_t)snprintf(out + n, outlen - n, "/%ld", st[d].index);
+        } else if (st[d].key) {
+            char key[128];
+            size_t k = st[d].key_len < sizeof key - 1 ? st[d].key_len
+                                                       : sizeof key - 1;
+            memcpy(key, st[d].key, k);
+            key[k] = '\0';
+            api_pointer_append(out, outlen, key);
+            n = strlen(out);
+        }
+    }
+}
+
 json_t *api_parse_body(exchange *ex) {
     json_error_t err;
     const size_t flags = JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL |
@@ -127,26 +186,15 @@ json_t *api_parse_body(exchange *ex) {
     if (doc == NULL && (strstr(err.text, "too big integer") ||
                         strstr(err.text, "real number overflow"))) {
         /* Well-formed JSON with a number we cannot hold: a broken rule
-         * (422), not a syntax error. Find where, if integers read as
-         * doubles make it fit. */
-        json_error_t err2;
-        json_t *approx = json_loadb(ex->body, ex->body_len,
-                                    flags | JSON_DECODE_INT_AS_REAL, &err2);
-        json_t *id = json_is_object(approx) ? json_object_get(approx, "id")
-                                            : NULL;
-        if (id && json_is_real(id) &&
-            fabs(json_real_value(id)) >= 9.2233720368547758e18)
-            api_problem_pointer(ex, 422, "/id",
-                                "must be a positive integer below 2^63");
-        else
-            api_problem_pointer(
-                ex, 422,
-                json_is_object(approx) &&
-                        json_object_get(approx, "attributes")
-                    ? "/attributes"
-                    : "",
-                "numbers must fit a 64-bit integer or a finite double");
-        json_decref(approx);
+         * (422), not a syntax error, at the value jansson stopped in. */
+        char ptr[256];
+        json_pointer_at(ex->body, ex->body_len, (size_t)err.position, ptr,
+                        sizeof ptr);
+        api_problem_pointer(
+            ex, 422, ptr,
+            strcmp(ptr, "/id") == 0
+                ? "must be a positive integer below 2^63"
+                : "numbers must fit a 64-bit integer or a finite double");
         return NULL;
     }
     if (doc == NULL) {
@@ -267,4 +315,22 @@ void api_page_respond(exchange *ex, const char *raw_cursor,
     }
     buf_append_str(b, "}\n");
     exchange_respond_body(ex, 200, "application/json");
+}
+
+size_t api_query_append(char *out, size_t outlen, const char *name,
+                        const char *value) {
+    size_t n = (size_t)snprintf(out, outlen, "&%s=", name);
+    if (n >= outlen)
+        return outlen ? outlen - 1 : 0;
+    for (const char *p = value; *p && n + 4 < outlen; p++) {
+        unsigned char c = (unsigned char)*p;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+            (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
+            c == '~')
+            out[n++] = (char)c;
+        else
+            n += (size_t)snprintf(out + n, outlen - n, "%%%02X", c);
+    }
+    out[n] = '\0';
+    return n;
 }

@@ -72,6 +72,11 @@ int api_read_cursor(const char *s, char *raw, size_t rawlen);
 /* Adds `Link: <base&cursor=...>; rel="next"`. */
 void api_link_next(exchange *ex, const char *base, const char *cursor);
 
+/* Appends "&name=value" with |value| percent-encoded to |out| (NUL-
+ * terminated, truncated to fit); returns the length written. */
+size_t api_query_append(char *out, size_t outlen, const char *name,
+                        const char *value);
+
 /* Ends a page that the caller began with `{"items":[` in |ex->resp_body|:
  * writes `],"next_cursor":...}`, encoding |raw_cursor| (NULL: the last
  * page) and adding the Link header built on |link_base|, and answers 200. */

@@ -487,29 +487,39 @@ static void pump(h2_session *h) {
     conn *c = h->c;
     if (h->in_recv || c->state == ST_CLOSED)
         return;
-    int rv = nghttp2_session_send(h->ng);
-    if (rv != 0) {
-        conn_close(c);
-        return;
-    }
-    /* Streams whose producers waited for room: one at a time, rescanning,
-     * since a producer's write may pump (and change the list) again. */
-    for (int guard = 0; guard < 1024; guard++) {
-        h2_stream *s = h->streams_list;
-        while (s && !s->want_drain)
-            s = s->next;
-        if (s == NULL)
-            break;
-        s->want_drain = 0;
-        s->stream_paused = 0;
-        s->ex.on_drain(&s->ex);
-        if (c->state == ST_CLOSED)
+    /* nghttp2 stops (WOULDBLOCK) at the output high-water mark. If the
+     * flush then writes everything at once, no write completion will come
+     * to pump again - so go round until a write is pending or nghttp2 has
+     * nothing left to send. */
+    for (;;) { /* ends: each round sends data nghttp2 already holds */
+        int rv = nghttp2_session_send(h->ng);
+        if (rv != 0) {
+            conn_close(c);
+            return;
+        }
+        /* Streams whose producers waited for room: one at a time,
+         * rescanning, since a producer's write may pump (and change the
+         * list) again. */
+        for (int guard = 0; guard < 1024; guard++) {
+            h2_stream *s = h->streams_list;
+            while (s && !s->want_drain)
+                s = s->next;
+            if (s == NULL)
+                break;
+            s->want_drain = 0;
+            s->stream_paused = 0;
+            s->ex.on_drain(&s->ex);
+            if (c->state == ST_CLOSED)
+                return;
+        }
+        if (!nghttp2_session_want_read(h->ng) &&
+            !nghttp2_session_want_write(h->ng))
+            c->close_after = 1;
+        conn_flush(c);
+        if (c->state == ST_CLOSED || c->write_pending || c->out.len > 0 ||
+            !nghttp2_session_want_write(h->ng))
             return;
     }
-    if (!nghttp2_session_want_read(h->ng) &&
-        !nghttp2_session_want_write(h->ng))
-        c->close_after = 1;
-    conn_flush(c);
 }
 
 int h2_start(conn *c) {
