@@ -51,20 +51,26 @@ static int parse_with_units(const char *s, const unit *units, int64_t *out) {
 
 int config_parse_size(const char *s, int64_t *out) {
     static const unit units[] = {
-        {"", 1},          {"b", 1},
-        {"k", 1024.0},    {"kb", 1024.0},
-        {"kib", 1024.0},  {"m", 1048576.0},
-        {"mb", 1048576.0}, {"mib", 1048576.0},
-        {"g", 1073741824.0}, {"gb", 1073741824.0},
-        {"gib", 1073741824.0}, {NULL, 0},
+        {"", 1},
+        {"b", 1},
+        {"k", 1024.0},
+        {"kb", 1024.0},
+        {"kib", 1024.0},
+        {"m", 1048576.0},
+        {"mb", 1048576.0},
+        {"mib", 1048576.0},
+        {"g", 1073741824.0},
+        {"gb", 1073741824.0},
+        {"gib", 1073741824.0},
+        {NULL, 0},
     };
     return parse_with_units(s, units, out);
 }
 
 int config_parse_duration_ms(const char *s, int64_t *out) {
     static const unit units[] = {
-        {"", 1000}, {"s", 1000}, {"ms", 1}, {"m", 60000}, {"h", 3600000},
-        {NULL, 0},
+        {"", 1000},   {"s", 1000},    {"ms", 1},
+        {"m", 60000}, {"h", 3600000}, {NULL, 0},
     };
     return parse_with_units(s, units, out);
 }
@@ -190,8 +196,8 @@ static int set_value(const config_option *o, void *target, const char *v,
     }
     }
     if (rc == -EINVAL)
-        snprintf(err, errlen, "invalid value '%s' for --%s %s: expected %s",
-                 v, o->name, source_name(src), why);
+        snprintf(err, errlen, "invalid value '%s' for --%s %s: expected %s", v,
+                 o->name, source_name(src), why);
     return rc;
 }
 
@@ -248,23 +254,23 @@ static int load_file(const config_spec *spec, void *target, const char *path,
             rc = -EINVAL;
             break;
         }
-        rc = set_value(o, target, value, SRC_FILE,
-                       &list_src[o - spec->options], err, errlen);
+        rc = set_value(o, target, value, SRC_FILE, &list_src[o - spec->options],
+                       err, errlen);
     }
     fclose(f);
     return rc;
 }
 
-static void env_name(const config_spec *spec, const config_option *o,
-                     char *out, size_t outlen) {
+static void env_name(const config_spec *spec, const config_option *o, char *out,
+                     size_t outlen) {
     size_t n = (size_t)snprintf(out, outlen, "%s_", spec->env_prefix);
     for (const char *p = o->name; *p && n + 1 < outlen; p++)
         out[n++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
     out[n] = '\0';
 }
 
-int config_load(const config_spec *spec, void *target, int argc,
-                char **argv, char *err, size_t errlen) {
+int config_load(const config_spec *spec, void *target, int argc, char **argv,
+                char *err, size_t errlen) {
     int rc = 0;
     int *list_src = calloc(spec->count, sizeof *list_src);
     if (list_src == NULL)
@@ -294,8 +300,8 @@ int config_load(const config_spec *spec, void *target, int argc,
         else if (strncmp(argv[i], "--config=", 9) == 0)
             file = argv[i] + 9;
     }
-    if (file && *file && (rc = load_file(spec, target, file, list_src, err,
-                                         errlen)) != 0)
+    if (file && *file &&
+        (rc = load_file(spec, target, file, list_src, err, errlen)) != 0)
         goto out;
 
     for (size_t i = 0; i < spec->count && rc == 0; i++) {
@@ -325,8 +331,7 @@ int config_load(const config_spec *spec, void *target, int argc,
             rc = set_value(o, target, v, SRC_ENV, &list_src[i], err, errlen);
         }
         if (rc && err[0] && strstr(err, "environment"))
-            snprintf(err + strlen(err), errlen - strlen(err), " (%s)",
-                     envname);
+            snprintf(err + strlen(err), errlen - strlen(err), " (%s)", envname);
     }
     if (rc)
         goto out;
@@ -387,8 +392,8 @@ void config_free(const config_spec *spec, void *target) {
 
 void config_print_help(const config_spec *spec, FILE *out) {
     static const char *const forms[] = {
-        [CONFIG_STRING] = "STR",  [CONFIG_ENUM] = "WORD",
-        [CONFIG_INT] = "N",       [CONFIG_SIZE] = "SIZE",
+        [CONFIG_STRING] = "STR",   [CONFIG_ENUM] = "WORD",
+        [CONFIG_INT] = "N",        [CONFIG_SIZE] = "SIZE",
         [CONFIG_DURATION] = "DUR", [CONFIG_BOOL] = "[BOOL]",
         [CONFIG_LIST] = "STR",
     };

@@ -37,7 +37,7 @@ typedef struct config_list {
 } config_list;
 
 typedef struct config_option {
-    const char *name;    /* flag name without "--" */
+    const char *name; /* flag name without "--" */
     config_type type;
     const char *def;     /* default, as text; NULL: unset (empty) */
     int64_t min, max;    /* bounds for numbers (ms for durations) */
@@ -61,8 +61,8 @@ enum {
  * Returns 0, CONFIG_HELP, or -EINVAL with a message naming the option and
  * the source in |err|. On error |target| may be partly set: call
  * config_free either way. */
-int config_load(const config_spec *spec, void *target, int argc,
-                char **argv, char *err, size_t errlen);
+int config_load(const config_spec *spec, void *target, int argc, char **argv,
+                char *err, size_t errlen);
 
 /* Frees the strings and lists config_load stored in |target|. */
 void config_free(const config_spec *spec, void *target);

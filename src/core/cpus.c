@@ -18,8 +18,8 @@ int cpus_cgroup_path(const char *text, const char *controller, char *out,
         size_t len = nl ? (size_t)(nl - line) : strlen(line);
         /* hierarchy-ID:controller-list:path */
         const char *c1 = memchr(line, ':', len);
-        const char *c2 = c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - line))
-                            : NULL;
+        const char *c2 =
+            c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - line)) : NULL;
         if (c2) {
             const char *list = c1 + 1;
             size_t list_len = (size_t)(c2 - list);
@@ -149,9 +149,9 @@ int cpus_available(char *why, size_t whylen) {
     const char *kind = "";
     if (read_small("/proc/self/cgroup", text, sizeof text) == 0) {
         if (cpus_cgroup_path(text, "cpu", path, sizeof path) == 0) {
-            static const char *const mounts[] = {
-                "/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct",
-                "/sys/fs/cgroup/cpuacct,cpu"};
+            static const char *const mounts[] = {"/sys/fs/cgroup/cpu",
+                                                 "/sys/fs/cgroup/cpu,cpuacct",
+                                                 "/sys/fs/cgroup/cpuacct,cpu"};
             for (size_t i = 0; i < 3 && quota == 0; i++)
                 quota = tightest(mounts[i], path, 0);
             if (quota > 0)
@@ -170,8 +170,8 @@ int cpus_available(char *why, size_t whylen) {
         n = affinity;
     if (why) {
         if (quota > 0)
-            snprintf(why, whylen, "affinity %d, cgroup %s quota %.2f",
-                     affinity, kind, quota);
+            snprintf(why, whylen, "affinity %d, cgroup %s quota %.2f", affinity,
+                     kind, quota);
         else
             snprintf(why, whylen, "affinity %d, no cgroup quota", affinity);
     }

@@ -145,8 +145,8 @@ int time_parse_rfc3339_us(const char *s, size_t len, int64_t *out) {
     } else if (i + 6 == len && (s[i] == '+' || s[i] == '-') &&
                s[i + 3] == ':') {
         int oh, om;
-        if (digits(s + i + 1, 2, &oh) || digits(s + i + 4, 2, &om) ||
-            oh > 23 || om > 59)
+        if (digits(s + i + 1, 2, &oh) || digits(s + i + 4, 2, &om) || oh > 23 ||
+            om > 59)
             return -1;
         offset = (oh * 60 + om) * 60;
         if (s[i] == '-')
@@ -159,8 +159,8 @@ int time_parse_rfc3339_us(const char *s, size_t len, int64_t *out) {
         return -1;
     if (se == 60)
         se = 59; /* a leap second reads as the second before it */
-    int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se -
-                offset;
+    int64_t t =
+        days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - offset;
     *out = t * 1000000 + frac_us;
     return 0;
 }

@@ -18,14 +18,14 @@
 
 /* Return values of h1_parse_request() below zero. */
 enum {
-    H1_PARTIAL = -2,          /* head incomplete: read more bytes */
-    H1_E_BAD_REQUEST = -10,   /* malformed syntax -> 400 */
-    H1_E_HEAD_TOO_LARGE = -11, /* request line + headers over limit -> 431 */
+    H1_PARTIAL = -2,             /* head incomplete: read more bytes */
+    H1_E_BAD_REQUEST = -10,      /* malformed syntax -> 400 */
+    H1_E_HEAD_TOO_LARGE = -11,   /* request line + headers over limit -> 431 */
     H1_E_TOO_MANY_HEADERS = -12, /* header count over limit -> 431 */
-    H1_E_VERSION = -13,       /* not HTTP/1.0 or HTTP/1.1 -> 505 */
-    H1_E_SMUGGLING = -14,     /* CL+TE, differing CLs, bad TE... -> 400 */
-    H1_E_NOT_IMPLEMENTED = -15, /* a transfer-coding we do not do -> 501 */
-    H1_E_URI_TOO_LONG = -16,  /* request-target over limit -> 414 */
+    H1_E_VERSION = -13,          /* not HTTP/1.0 or HTTP/1.1 -> 505 */
+    H1_E_SMUGGLING = -14,        /* CL+TE, differing CLs, bad TE... -> 400 */
+    H1_E_NOT_IMPLEMENTED = -15,  /* a transfer-coding we do not do -> 501 */
+    H1_E_URI_TOO_LONG = -16,     /* request-target over limit -> 414 */
 };
 
 typedef struct h1_header {
@@ -36,9 +36,9 @@ typedef struct h1_header {
 } h1_header;
 
 typedef struct h1_limits {
-    size_t max_head_bytes;  /* request line + all header lines + CRLFs */
+    size_t max_head_bytes;   /* request line + all header lines + CRLFs */
     size_t max_target_bytes; /* request-target length */
-    size_t max_headers;     /* header fields; must be <= capacity given */
+    size_t max_headers;      /* header fields; must be <= capacity given */
 } h1_limits;
 
 typedef struct h1_request {
@@ -50,11 +50,11 @@ typedef struct h1_request {
     h1_header *headers; /* caller-owned array, filled in */
     size_t num_headers; /* out: headers found */
     /* Semantics derived while parsing, so callers never re-scan headers. */
-    int64_t content_length; /* -1 when absent */
-    unsigned chunked : 1;   /* Transfer-Encoding: chunked */
-    unsigned keep_alive : 1; /* persistent per version + Connection */
+    int64_t content_length;       /* -1 when absent */
+    unsigned chunked : 1;         /* Transfer-Encoding: chunked */
+    unsigned keep_alive : 1;      /* persistent per version + Connection */
     unsigned expect_continue : 1; /* Expect: 100-continue */
-    const char *host;       /* Host value or NULL */
+    const char *host;             /* Host value or NULL */
     size_t host_len;
 } h1_request;
 

@@ -27,9 +27,8 @@ static int select_alpn(SSL *ssl, const unsigned char **out,
     (void)ssl;
     (void)arg;
     unsigned char *sel = NULL;
-    if (SSL_select_next_proto(&sel, outlen, alpn_prefs,
-                              sizeof alpn_prefs - 1, in,
-                              inlen) != OPENSSL_NPN_NEGOTIATED)
+    if (SSL_select_next_proto(&sel, outlen, alpn_prefs, sizeof alpn_prefs - 1,
+                              in, inlen) != OPENSSL_NPN_NEGOTIATED)
         return SSL_TLSEXT_ERR_NOACK; /* no overlap: go on without ALPN */
     *out = sel;
     return SSL_TLSEXT_ERR_OK;
@@ -106,7 +105,7 @@ tls_conn *tls_conn_new_server(tls_ctx *ctx) {
         free(t);
         return NULL;
     }
-    BIO_set_mem_eof_return(t->rbio, -1); /* empty means "wait", not EOF */
+    BIO_set_mem_eof_return(t->rbio, -1);   /* empty means "wait", not EOF */
     SSL_set_bio(t->ssl, t->rbio, t->wbio); /* the SSL owns both now */
     SSL_set_accept_state(t->ssl);
     return t;
@@ -121,8 +120,8 @@ void tls_conn_free(tls_conn *t) {
 
 int tls_feed(tls_conn *t, const void *data, size_t len) {
     while (len > 0) {
-        int n = BIO_write(t->rbio, data, len > INT32_MAX ? INT32_MAX
-                                                         : (int)len);
+        int n =
+            BIO_write(t->rbio, data, len > INT32_MAX ? INT32_MAX : (int)len);
         if (n <= 0)
             return TLS_E_PROTOCOL;
         data = (const char *)data + n;

@@ -9,9 +9,9 @@
 struct analysis_entry {
     analysis_key key;
     uint64_t hash;
-    analysis_entry *chain;      /* hash bucket */
+    analysis_entry *chain;       /* hash bucket */
     analysis_entry *prev, *next; /* LRU: head is the most recent */
-    atomic_int refs;            /* the cache's own reference is one */
+    atomic_int refs;             /* the cache's own reference is one */
     int coding;
     size_t len;
     char body[];

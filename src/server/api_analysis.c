@@ -45,7 +45,7 @@ struct job {
     analysis_entry *entry;
     const char *error;
     const store_result *failed; /* during done() only: a store failure */
-    buf extracted; /* the summary's fields of this object */
+    buf extracted;              /* the summary's fields of this object */
     uv_work_t work;
     analysis_key key;
     int64_t id;
@@ -56,7 +56,7 @@ struct job {
     an_series *series;
     an_obs *obs;
     an_event *events;
-    buf strings; /* every string the input points to */
+    buf strings;     /* every string the input points to */
     size_t *offsets; /* where each string starts, resolved after copying */
     int status;      /* 0, or the HTTP status of a failure */
     int coding;      /* of |body|: the key's, or identity if not worth it */
@@ -151,10 +151,9 @@ static void compute(uv_work_t *w) {
         buf_free(&text);
         return;
     }
-    if (j->key.coding != COMPRESS_IDENTITY &&
-        text.len >= COMPRESS_MIN_BYTES) {
-        if (compress_encode((compress_coding)j->key.coding, text.data,
-                            text.len, &j->body) == 0) {
+    if (j->key.coding != COMPRESS_IDENTITY && text.len >= COMPRESS_MIN_BYTES) {
+        if (compress_encode((compress_coding)j->key.coding, text.data, text.len,
+                            &j->body) == 0) {
             j->coding = j->key.coding;
             buf_free(&text);
             return;
@@ -173,8 +172,8 @@ static void computed(uv_work_t *w, int status) {
         j->status = 500;
         j->error = "the analysis failed";
     } else if (((server *)ex->server)->opt.analysis_cache_on) {
-        analysis_cache_release(analysis_cache_put(&j->key, j->coding,
-                                                  j->body.data, j->body.len));
+        analysis_cache_release(
+            analysis_cache_put(&j->key, j->coding, j->body.data, j->body.len));
     }
     j->done(j);
 }
@@ -318,8 +317,8 @@ static int job_start(job *j) {
     store_loop *sl = api_store(j->ex);
     return (srv->opt.analysis_cache_on
                 ? store_object_version(sl, j->id, versioned, j)
-                : store_analysis_load(sl, j->id, j->key.from, j->key.to,
-                                      loaded, j)) == 0
+                : store_analysis_load(sl, j->id, j->key.from, j->key.to, loaded,
+                                      j)) == 0
                ? 0
                : -1;
 }
@@ -390,8 +389,7 @@ static void analysis_get(exchange *ex) {
     pretty = p && (strcmp(p, "true") == 0 || strcmp(p, "1") == 0);
     query_free(&q);
     if ((from && !to) || (!from && to) || (from && to && from > to)) {
-        api_bad_param(ex, "from",
-                      "give from and to together, with from <= to");
+        api_bad_param(ex, "from", "give from and to together, with from <= to");
         return;
     }
     job *j = job_new(ex, ex->params[0].id);
@@ -432,7 +430,7 @@ typedef struct summary {
     char *fields_text; /* the fields, NUL-separated */
     const char *fields[SUMMARY_MAX_FIELDS];
     size_t nfields;
-    buf *results; /* one per id, in order */
+    buf *results;            /* one per id, in order */
     const char *unavailable; /* a store failure: 503 at the end */
 } summary;
 
@@ -446,8 +444,8 @@ static json_t *resolve(json_t *root, const char *path) {
     snprintf(parts, sizeof parts, "%s", path);
     const char *seg[64];
     size_t nseg = 0;
-    for (char *save = NULL, *t = strtok_r(parts, ".", &save);
-         t && nseg < 64; t = strtok_r(NULL, ".", &save))
+    for (char *save = NULL, *t = strtok_r(parts, ".", &save); t && nseg < 64;
+         t = strtok_r(NULL, ".", &save))
         seg[nseg++] = t;
     json_t *node = root;
     for (size_t i = 0; i < nseg && node;) {
@@ -473,8 +471,8 @@ static void extract(uv_work_t *w) {
     summary *sm = j->owner;
     size_t len;
     int coding = COMPRESS_IDENTITY;
-    const char *body = j->entry ? analysis_entry_body(j->entry, &len, &coding)
-                                : j->body.data;
+    const char *body =
+        j->entry ? analysis_entry_body(j->entry, &len, &coding) : j->body.data;
     if (!j->entry)
         len = j->body.len;
     json_t *doc = coding == COMPRESS_IDENTITY
@@ -552,15 +550,16 @@ static void summary_job_done(job *j) {
     summary *sm = j->owner;
     if (j->status == 0) {
         j->work.data = j;
-        if (uv_queue_work(&j->ex->worker->loop, &j->work, extract,
-                          extracted) == 0)
+        if (uv_queue_work(&j->ex->worker->loop, &j->work, extract, extracted) ==
+            0)
             return;
         j->status = 503;
         j->error = "the thread pool refused the job";
     }
     if (j->status == 404)
-        buf_appendf(&j->extracted, "{\"id\":%lld,\"error\":\"no such "
-                                   "object\"}",
+        buf_appendf(&j->extracted,
+                    "{\"id\":%lld,\"error\":\"no such "
+                    "object\"}",
                     (long long)j->id);
     else if (!sm->unavailable)
         sm->unavailable = j->failed && j->failed->message
@@ -602,8 +601,7 @@ static void summary_next(summary *sm) {
 
 static int valid_path(const char *p) {
     size_t n = strlen(p);
-    if (n == 0 || n > 200 || p[0] == '.' || p[n - 1] == '.' ||
-        strstr(p, ".."))
+    if (n == 0 || n > 200 || p[0] == '.' || p[n - 1] == '.' || strstr(p, ".."))
         return 0;
     for (size_t i = 0; i < n; i++)
         if (!api_valid_token(p + i, 1, 1))
@@ -640,15 +638,17 @@ static void summary_get(exchange *ex) {
         char num[24];
         int64_t id;
         if (len == 0 || len >= sizeof num || sm->n == SUMMARY_MAX_IDS) {
-            api_bad_param(ex, "ids", "ids must be 1 to 1000 positive "
-                                     "integers, comma-separated");
+            api_bad_param(ex, "ids",
+                          "ids must be 1 to 1000 positive "
+                          "integers, comma-separated");
             goto fail;
         }
         memcpy(num, p, len);
         num[len] = '\0';
         if (api_parse_positive(num, &id) != 0) {
-            api_bad_param(ex, "ids", "ids must be 1 to 1000 positive "
-                                     "integers, comma-separated");
+            api_bad_param(ex, "ids",
+                          "ids must be 1 to 1000 positive "
+                          "integers, comma-separated");
             goto fail;
         }
         sm->ids[sm->n++] = id;
@@ -861,15 +861,17 @@ static void export_get(exchange *ex) {
             char num[24];
             if (len == 0 || len >= sizeof num ||
                 x->nids == SUMMARY_MAX_IDS * 10) {
-                api_bad_param(ex, "ids", "ids must be 1 to 10000 positive "
-                                         "integers, comma-separated");
+                api_bad_param(ex, "ids",
+                              "ids must be 1 to 10000 positive "
+                              "integers, comma-separated");
                 goto fail;
             }
             memcpy(num, p, len);
             num[len] = '\0';
             if (api_parse_positive(num, &x->ids[x->nids]) != 0) {
-                api_bad_param(ex, "ids", "ids must be 1 to 10000 positive "
-                                         "integers, comma-separated");
+                api_bad_param(ex, "ids",
+                              "ids must be 1 to 10000 positive "
+                              "integers, comma-separated");
                 goto fail;
             }
             x->nids++;
@@ -877,8 +879,7 @@ static void export_get(exchange *ex) {
         }
     }
     query_free(&q);
-    exchange_stream_begin(ex, 200, "application/x-ndjson", export_drained,
-                          x);
+    exchange_stream_begin(ex, 200, "application/x-ndjson", export_drained, x);
     export_next(x);
     return;
 fail:

@@ -37,7 +37,6 @@ enum {
 
 /* ---- problem+json with per-field errors ------------------------------ */
 
-
 /* ---- representation --------------------------------------------------- */
 
 static void append_time(buf *b, int64_t us) {
@@ -65,7 +64,8 @@ static void append_object(buf *b, const store_object *o) {
     append_time(b, o->updated_at);
     buf_append_str(b, ",\"updated_by\":");
     json_append_string(b, o->updated_by, strlen(o->updated_by));
-    buf_append_str(b, o->deleted ? ",\"deleted\":true}" : ",\"deleted\":false}");
+    buf_append_str(b,
+                   o->deleted ? ",\"deleted\":true}" : ",\"deleted\":false}");
 }
 
 static size_t format_etag(char *out, size_t outlen, const store_object *o) {
@@ -166,7 +166,7 @@ static int validate_content(exchange *ex, json_t *doc, int64_t path_id,
     else if (!api_valid_token(json_string_value(type), json_string_length(type),
                               MAX_TYPE_BYTES))
         api_errors_add(&fe, "/type",
-               "must be 1 to 64 characters of A-Z a-z 0-9 _ - .");
+                       "must be 1 to 64 characters of A-Z a-z 0-9 _ - .");
     json_t *name = json_object_get(doc, "name");
     if (name == NULL)
         api_errors_add(&fe, "/name", "required");
@@ -174,7 +174,7 @@ static int validate_content(exchange *ex, json_t *doc, int64_t path_id,
         api_errors_add(&fe, "/name", "must be a string");
     else if (!valid_name(json_string_value(name), json_string_length(name)))
         api_errors_add(&fe, "/name",
-               "must be 1 to 256 bytes without control characters");
+                       "must be 1 to 256 bytes without control characters");
     json_t *attrs = json_object_get(doc, "attributes");
     char *attr_text = NULL;
     if (attrs != NULL && !json_is_object(attrs)) {
@@ -182,12 +182,13 @@ static int validate_content(exchange *ex, json_t *doc, int64_t path_id,
     } else {
         buf text;
         buf_init(&text, MAX_ATTRIBUTES_BYTES + 1);
-        int rc = attrs ? json_canonical(attrs, &text)
-                       : buf_append_str(&text, "{}");
+        int rc =
+            attrs ? json_canonical(attrs, &text) : buf_append_str(&text, "{}");
         if (rc == 0)
             rc = buf_append_char(&text, '\0');
         if (rc == -ENOBUFS)
-            api_errors_add(&fe, "/attributes", "must be at most 64 KiB as JSON");
+            api_errors_add(&fe, "/attributes",
+                           "must be at most 64 KiB as JSON");
         else if (rc == 0)
             attr_text = text.data, text.data = NULL;
         buf_free(&text);
@@ -220,8 +221,7 @@ static int validate_content(exchange *ex, json_t *doc, int64_t path_id,
 
 /* Parses our ETag "<id>-<revision>" (quotes included, W/ allowed when
  * |weak_ok|). Returns the revision, 0 if it is not one of ours for |id|. */
-static int64_t etag_revision(const char *s, size_t n, int64_t id,
-                             int weak_ok) {
+static int64_t etag_revision(const char *s, size_t n, int64_t id, int weak_ok) {
     if (weak_ok && n >= 2 && s[0] == 'W' && s[1] == '/') {
         s += 2;
         n -= 2;
@@ -302,7 +302,7 @@ typedef struct op {
     int64_t expected; /* If-Match revision; 0 none */
     int if_match_present;
     int attempts;
-    json_t *patch; /* PATCH */
+    json_t *patch;           /* PATCH */
     int64_t target_revision; /* revert */
     char author[MAX_AUTHOR_BYTES + 1];
     int order; /* list */
@@ -386,7 +386,8 @@ static void got_object(const store_result *r, void *arg) {
     exchange *ex = o->ex;
     if (r->status == STORE_OK && r->rows[0].deleted && o->lq.limit == 0) {
         char detail[128];
-        snprintf(detail, sizeof detail, "object %lld was deleted (revision "
+        snprintf(detail, sizeof detail,
+                 "object %lld was deleted (revision "
                  "%lld); its history stays readable",
                  (long long)o->id, (long long)r->rows[0].revision);
         exchange_problem(ex, 404, NULL, detail);
@@ -401,8 +402,8 @@ static void got_object(const store_result *r, void *arg) {
             respond_object(ex, 200, obj);
         }
     } else if (r->status == STORE_NOT_FOUND) {
-        exchange_problem(ex, 404, NULL, o->lq.limit ? "no such revision"
-                                                    : "no such object");
+        exchange_problem(ex, 404, NULL,
+                         o->lq.limit ? "no such revision" : "no such object");
     } else {
         api_store_failed(ex, r);
     }
@@ -540,8 +541,8 @@ static void objects_delete(exchange *ex) {
 static json_t *merge_patch(json_t *target, json_t *patch) {
     if (!json_is_object(patch))
         return json_incref(patch);
-    json_t *result = json_is_object(target) ? json_deep_copy(target)
-                                            : json_object();
+    json_t *result =
+        json_is_object(target) ? json_deep_copy(target) : json_object();
     const char *key;
     json_t *v;
     json_object_foreach(patch, key, v) {
@@ -558,8 +559,7 @@ static json_t *merge_patch(json_t *target, json_t *patch) {
 static void patch_read(const store_result *r, void *arg);
 
 static void patch_start(op *o) {
-    if (store_object_get(api_store(o->ex), o->id, 0, 0, patch_read, o) !=
-        0) {
+    if (store_object_get(api_store(o->ex), o->id, 0, 0, patch_read, o) != 0) {
         api_call_failed(o->ex);
         op_free(o);
     }
@@ -602,8 +602,8 @@ static void patch_read(const store_result *r, void *arg) {
     json_t *doc = json_object();
     json_object_set_new(doc, "type", json_string(head->type));
     json_object_set_new(doc, "name", json_string(head->name));
-    json_object_set_new(doc, "attributes", json_loads(head->attributes, 0,
-                                                      NULL));
+    json_object_set_new(doc, "attributes",
+                        json_loads(head->attributes, 0, NULL));
     json_t *merged = merge_patch(doc, o->patch);
     json_decref(doc);
     content c;
@@ -639,7 +639,8 @@ static void objects_patch(exchange *ex) {
         json_decref(patch);
         api_errors fe;
         api_errors_init(&fe);
-        api_errors_add(&fe, "", "a merge patch for an object must be a JSON object");
+        api_errors_add(&fe, "",
+                       "a merge patch for an object must be a JSON object");
         api_errors_respond(ex, &fe, 422, "the patch is not valid");
         return;
     }
@@ -671,7 +672,8 @@ static void revert_read(const store_result *r, void *arg) {
     if (rev->deleted) {
         api_errors fe;
         api_errors_init(&fe);
-        api_errors_add(&fe, "?to", "that revision is a deletion; revert to another");
+        api_errors_add(&fe, "?to",
+                       "that revision is a deletion; revert to another");
         api_errors_respond(ex, &fe, 422, "cannot revert to a deletion");
         op_free(o);
         return;
@@ -748,9 +750,9 @@ static void listed(const store_result *r, void *arg) {
     respond_objects_page(o, r, r->has_more && r->nrows > 0 ? raw : NULL);
 }
 
-static const char *const list_params[] = {"type", "updated_after",
-                                          "updated_before", "order",
-                                          "limit", "cursor", NULL};
+static const char *const list_params[] = {
+    "type", "updated_after", "updated_before", "order", "limit", "cursor",
+    NULL};
 
 /* Rebuilds the query string without the cursor, for Link: rel=next. */
 static void link_base(op *o, const query *q) {
@@ -761,8 +763,8 @@ static void link_base(op *o, const query *q) {
     for (const char *const *k = keep; *k && n < sizeof o->link_base; k++) {
         const char *v = query_get(q, *k);
         if (v)
-            n += api_query_append(o->link_base + n, sizeof o->link_base - n,
-                                  *k, v);
+            n += api_query_append(o->link_base + n, sizeof o->link_base - n, *k,
+                                  v);
     }
 }
 
@@ -777,8 +779,9 @@ static void objects_list(exchange *ex) {
     const char *type = query_get(&q, "type");
     if (type) {
         if (!api_valid_token(type, strlen(type), MAX_TYPE_BYTES)) {
-            api_bad_param(ex, "type", "type must be 1 to 64 characters of "
-                                  "A-Z a-z 0-9 _ - .");
+            api_bad_param(ex, "type",
+                          "type must be 1 to 64 characters of "
+                          "A-Z a-z 0-9 _ - .");
             goto fail;
         }
         snprintf(o->type_filter, sizeof o->type_filter, "%s", type);
@@ -797,7 +800,8 @@ static void objects_list(exchange *ex) {
     else if (strcmp(order, "id") == 0)
         lq->order = STORE_ORDER_ID;
     else {
-        api_bad_param(ex, "order", "order must be updated_at, -updated_at or id");
+        api_bad_param(ex, "order",
+                      "order must be updated_at, -updated_at or id");
         goto fail;
     }
     const char *cursor = query_get(&q, "cursor");
@@ -810,8 +814,8 @@ static void objects_list(exchange *ex) {
             sscanf(raw, "o%d:%lld:%lld%c", &ord, &at, &id, &tail) != 3 ||
             ord != lq->order || id <= 0) {
             api_bad_param(ex, "cursor",
-                      "cursor is not one this list gave out (or the order "
-                      "changed)");
+                          "cursor is not one this list gave out (or the order "
+                          "changed)");
             goto fail;
         }
         lq->has_cursor = 1;
@@ -908,8 +912,8 @@ static void revision_get(exchange *ex) {
         return;
     o->id = ex->params[0].id;
     o->lq.limit = 1; /* a specific revision: tombstones are history */
-    if (store_object_get(api_store(ex), o->id, ex->params[1].id, 0,
-                         got_object, o) != 0) {
+    if (store_object_get(api_store(ex), o->id, ex->params[1].id, 0, got_object,
+                         o) != 0) {
         api_call_failed(ex);
         op_free(o);
     }

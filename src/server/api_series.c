@@ -46,8 +46,9 @@ static json_t *parse_batch(exchange *ex) {
         json_t *doc = api_parse_body(ex);
         if (doc && !json_is_array(doc)) {
             json_decref(doc);
-            api_problem_pointer(ex, 422, "", "the body must be a JSON array "
-                                             "(or NDJSON lines)");
+            api_problem_pointer(ex, 422, "",
+                                "the body must be a JSON array "
+                                "(or NDJSON lines)");
             return NULL;
         }
         return doc;
@@ -64,8 +65,8 @@ static json_t *parse_batch(exchange *ex) {
             n--;
         if (n > 0) {
             json_error_t err;
-            json_t *v = json_loadb(p, n, JSON_REJECT_DUPLICATES |
-                                             JSON_DECODE_ANY, &err);
+            json_t *v = json_loadb(
+                p, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
             if (v == NULL) {
                 char detail[256];
                 snprintf(detail, sizeof detail,
@@ -178,8 +179,7 @@ static ingest *ingest_begin(exchange *ex, size_t *n) {
     *n = json_array_size(batch);
     if (*n == 0 || *n > MAX_BATCH) {
         json_decref(batch);
-        api_problem_pointer(ex, 422, "",
-                            "a batch has 1 to 100000 elements");
+        api_problem_pointer(ex, 422, "", "a batch has 1 to 100000 elements");
         return NULL;
     }
     ingest *g = calloc(1, sizeof *g);
@@ -236,8 +236,9 @@ static void observations_post(exchange *ex) {
             g->obs[i].value = json_number_value(v);
     }
     if (fe.count) {
-        api_errors_respond(ex, &fe, 422, "the batch is not valid; nothing "
-                                         "was written");
+        api_errors_respond(ex, &fe, 422,
+                           "the batch is not valid; nothing "
+                           "was written");
         ingest_free(g);
         return;
     }
@@ -250,8 +251,8 @@ static void observations_post(exchange *ex) {
 }
 
 static int valid_severity(const char *s) {
-    static const char *const levels[] = {"debug", "info", "warning", "error",
-                                         "critical", NULL};
+    static const char *const levels[] = {"debug", "info",     "warning",
+                                         "error", "critical", NULL};
     for (const char *const *l = levels; *l; l++)
         if (strcmp(*l, s) == 0)
             return 1;
@@ -309,8 +310,7 @@ static void events_post(exchange *ex) {
             e->message = "";
         else if (!json_is_string(m) ||
                  json_string_length(m) > MAX_MESSAGE_BYTES)
-            field_error(&fe, i, "message",
-                        "a string of at most 1024 bytes");
+            field_error(&fe, i, "message", "a string of at most 1024 bytes");
         else
             e->message = json_string_value(m);
         json_t *d = json_object_get(el, "data");
@@ -327,8 +327,9 @@ static void events_post(exchange *ex) {
         }
     }
     if (fe.count) {
-        api_errors_respond(ex, &fe, 422, "the batch is not valid; nothing "
-                                         "was written");
+        api_errors_respond(ex, &fe, 422,
+                           "the batch is not valid; nothing "
+                           "was written");
         ingest_free(g);
         return;
     }
@@ -406,8 +407,8 @@ static void listed(const store_result *r, void *arg) {
     char raw[128];
     if (r->has_more && count > 0) {
         int64_t ts = l->events ? r->events[count - 1].ts : r->obs[count - 1].ts;
-        const char *key = l->events ? r->events[count - 1].kind
-                                    : r->obs[count - 1].metric;
+        const char *key =
+            l->events ? r->events[count - 1].kind : r->obs[count - 1].metric;
         snprintf(raw, sizeof raw, "s:%lld:%s", (long long)ts, key);
     }
     api_page_respond(ex, r->has_more && count > 0 ? raw : NULL, l->link_base);
@@ -444,8 +445,7 @@ static void series_list(exchange *ex, int events) {
     }
     if (api_time_param(ex, &q, "from", &l->q.from) ||
         api_time_param(ex, &q, "to", &l->q.to) ||
-        api_limit_param(ex, &q, SERIES_DEFAULT_LIMIT, SERIES_MAX_LIMIT,
-                        &limit))
+        api_limit_param(ex, &q, SERIES_DEFAULT_LIMIT, SERIES_MAX_LIMIT, &limit))
         goto fail;
     l->q.limit = limit;
     const char *cursor = query_get(&q, "cursor");
@@ -465,10 +465,9 @@ static void series_list(exchange *ex, int events) {
         l->q.cursor_ts = ts;
         l->q.cursor_key = l->cursor_key;
     }
-    size_t n = (size_t)snprintf(l->link_base, sizeof l->link_base,
-                                "/api/v1/objects/%lld/%s?limit=%d",
-                                (long long)l->q.id,
-                                events ? "events" : "observations", limit);
+    size_t n = (size_t)snprintf(
+        l->link_base, sizeof l->link_base, "/api/v1/objects/%lld/%s?limit=%d",
+        (long long)l->q.id, events ? "events" : "observations", limit);
     /* The next page keeps every filter; only the cursor changes. */
     const char *keep[] = {fname, "from", "to"};
     for (size_t k = 0; k < 3 && n < sizeof l->link_base; k++) {
@@ -478,9 +477,9 @@ static void series_list(exchange *ex, int events) {
                                   keep[k], v);
     }
     query_free(&q);
-    if ((events ? store_events_list(api_store(ex), &l->q, listed, l)
-                : store_observations_list(api_store(ex), &l->q, listed, l)) !=
-        0) {
+    if ((events
+             ? store_events_list(api_store(ex), &l->q, listed, l)
+             : store_observations_list(api_store(ex), &l->q, listed, l)) != 0) {
         api_call_failed(ex);
         free(l);
     }

@@ -121,8 +121,8 @@ int api_check_content_type(exchange *ex, const char *const *accepted) {
 /* The JSON pointer of the value being read at byte |pos| of |json| (which
  * is well-formed up to there): a small scan keeping a stack of array
  * indexes and object keys. */
-static void json_pointer_at(const char *json, size_t len, size_t pos,
-                            char *out, size_t outlen) {
+static void json_pointer_at(const char *json, size_t len, size_t pos, char *out,
+                            size_t outlen) {
     enum { DEPTH = 64 };
     struct {
         int array;
@@ -167,8 +167,8 @@ static void json_pointer_at(const char *json, size_t len, size_t pos,
             n += (size_t)snprintf(out + n, outlen - n, "/%ld", st[d].index);
         } else if (st[d].key) {
             char key[128];
-            size_t k = st[d].key_len < sizeof key - 1 ? st[d].key_len
-                                                       : sizeof key - 1;
+            size_t k =
+                st[d].key_len < sizeof key - 1 ? st[d].key_len : sizeof key - 1;
             memcpy(key, st[d].key, k);
             key[k] = '\0';
             api_pointer_append(out, outlen, key);
@@ -179,10 +179,10 @@ static void json_pointer_at(const char *json, size_t len, size_t pos,
 
 json_t *api_parse_body(exchange *ex) {
     json_error_t err;
-    const size_t flags = JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL |
-                         JSON_DECODE_ANY;
-    json_t *doc = json_loadb(ex->body ? ex->body : "", ex->body_len, flags,
-                             &err);
+    const size_t flags =
+        JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY;
+    json_t *doc =
+        json_loadb(ex->body ? ex->body : "", ex->body_len, flags, &err);
     if (doc == NULL && (strstr(err.text, "too big integer") ||
                         strstr(err.text, "real number overflow"))) {
         /* Well-formed JSON with a number we cannot hold: a broken rule
@@ -261,14 +261,13 @@ int api_parse_positive(const char *s, int64_t *out) {
     return 0;
 }
 
-int api_limit_param(exchange *ex, const query *q, int def, int max,
-                    int *out) {
+int api_limit_param(exchange *ex, const query *q, int def, int max, int *out) {
     const char *s = query_get(q, "limit");
     int64_t v = def;
     if (s && (api_parse_positive(s, &v) != 0 || v > max)) {
         char detail[80];
-        snprintf(detail, sizeof detail,
-                 "limit must be an integer from 1 to %d", max);
+        snprintf(detail, sizeof detail, "limit must be an integer from 1 to %d",
+                 max);
         api_bad_param(ex, "limit", detail);
         return -1;
     }
@@ -291,9 +290,9 @@ int api_read_cursor(const char *s, char *raw, size_t rawlen) {
 
 void api_link_next(exchange *ex, const char *base, const char *cursor) {
     char link[768];
-    size_t n = (size_t)snprintf(link, sizeof link,
-                                "<%s%scursor=%s>; rel=\"next\"", base,
-                                strchr(base, '?') ? "&" : "?", cursor);
+    size_t n =
+        (size_t)snprintf(link, sizeof link, "<%s%scursor=%s>; rel=\"next\"",
+                         base, strchr(base, '?') ? "&" : "?", cursor);
     if (n < sizeof link)
         exchange_add_header(ex, "link", link, n);
 }

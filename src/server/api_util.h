@@ -61,8 +61,7 @@ int api_parse_query(exchange *ex, query *q, const char *const *allowed);
 int api_time_param(exchange *ex, const query *q, const char *name,
                    int64_t *out);
 /* "limit": 1..|max|, |def| when absent; -1 after a 400. */
-int api_limit_param(exchange *ex, const query *q, int def, int max,
-                    int *out);
+int api_limit_param(exchange *ex, const query *q, int def, int max, int *out);
 /* A positive decimal integer below 2^63: 0, or -1. */
 int api_parse_positive(const char *s, int64_t *out);
 

@@ -10,11 +10,11 @@
 #include "server.h"
 
 enum conn_state {
-    ST_HEAD,     /* waiting for (the rest of) a request head */
-    ST_BODY_CL,  /* reading a Content-Length body */
+    ST_HEAD,    /* waiting for (the rest of) a request head */
+    ST_BODY_CL, /* reading a Content-Length body */
     ST_BODY_CHUNKED,
-    ST_HANDLER,  /* the handler has the request */
-    ST_LINGER,   /* response sent, write side shut: discard input */
+    ST_HANDLER, /* the handler has the request */
+    ST_LINGER,  /* response sent, write side shut: discard input */
     ST_CLOSED,
 };
 
@@ -33,8 +33,8 @@ typedef struct conn {
     worker *w;
     server *srv;
     uv_timer_t timer;
-    uint64_t deadline;   /* uv_now() ms; 0 = none */
-    uint64_t timer_due;  /* when the armed timer fires; 0 = not armed */
+    uint64_t deadline;  /* uv_now() ms; 0 = none */
+    uint64_t timer_due; /* when the armed timer fires; 0 = not armed */
     int timeout_kind;
     int state;
 
@@ -53,8 +53,8 @@ typedef struct conn {
     exchange ex;
     uint64_t requests;
 
-    buf out;      /* being filled */
-    buf writing;  /* owned by the in-flight uv_write */
+    buf out;     /* being filled */
+    buf writing; /* owned by the in-flight uv_write */
     uv_write_t wreq;
     uv_shutdown_t sreq;
     int write_pending;
@@ -68,13 +68,13 @@ typedef struct conn {
     unsigned shutdown_sent : 1;
     unsigned in_process : 1; /* guards re-entry from synchronous handlers */
     unsigned handler_running : 1; /* dispatched, not answered yet */
-    unsigned orphaned : 1; /* closed while the handler ran */
-    unsigned stream_paused : 1; /* a streamed body waits for the output */
+    unsigned orphaned : 1;        /* closed while the handler ran */
+    unsigned stream_paused : 1;   /* a streamed body waits for the output */
 
-    struct h2_session *h2; /* set once the peer speaks HTTP/2 */
-    struct tls_conn *tls;  /* set on a TLS listener's connections */
+    struct h2_session *h2;  /* set once the peer speaks HTTP/2 */
+    struct tls_conn *tls;   /* set on a TLS listener's connections */
     unsigned tls_ready : 1; /* handshake done, ALPN looked at */
-    const char *protocol;  /* "http/1.1", "h2c" or "h2" */
+    const char *protocol;   /* "http/1.1", "h2c" or "h2" */
 } conn;
 
 /* Writes |out| (uv_try_write first), or begins the close once everything

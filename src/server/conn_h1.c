@@ -181,7 +181,8 @@ void conn_flush(conn *c) {
             }
             c->write_pending = 1;
             if (c->timeout_kind == TO_NONE || c->timeout_kind == TO_IDLE)
-                conn_set_timeout(c, TO_IDLE, (uint64_t)c->srv->opt.idle_timeout_ms);
+                conn_set_timeout(c, TO_IDLE,
+                                 (uint64_t)c->srv->opt.idle_timeout_ms);
             return;
         }
     }
@@ -285,8 +286,8 @@ static void finish_request(conn *c, exchange *ex) {
 }
 
 static int head_only(const exchange *ex) {
-    return ex->method == HTTP_HEAD || ex->status == 204 ||
-           ex->status == 304 || (ex->status >= 100 && ex->status < 200);
+    return ex->method == HTTP_HEAD || ex->status == 204 || ex->status == 304 ||
+           (ex->status >= 100 && ex->status < 200);
 }
 
 /* The exchange's send hook: serialise the response into |out|. */
@@ -302,8 +303,7 @@ static void send_response(exchange *ex) {
 
 /* The exchange's stream hook: chunked transfer coding, with the output
  * buffer's high-water mark as the flow control (see exchange.h). */
-static int stream_response(exchange *ex, int op, const char *data,
-                           size_t len) {
+static int stream_response(exchange *ex, int op, const char *data, size_t len) {
     conn *c = ex->conn;
     if (op == EXCHANGE_OP_END) {
         if (handler_finished(c) != 0)
@@ -497,7 +497,8 @@ static void process(conn *c) {
                     c->close_after = 1;
                     break;
                 }
-                conn_set_timeout(c, TO_IDLE, (uint64_t)c->srv->opt.idle_timeout_ms);
+                conn_set_timeout(c, TO_IDLE,
+                                 (uint64_t)c->srv->opt.idle_timeout_ms);
                 break;
             }
             c->req.headers = c->headers;
@@ -510,7 +511,7 @@ static void process(conn *c) {
                 }
                 if (c->timeout_kind != TO_HEADER)
                     conn_set_timeout(c, TO_HEADER,
-                                (uint64_t)c->srv->opt.header_timeout_ms);
+                                     (uint64_t)c->srv->opt.header_timeout_ms);
                 c->scan_from = c->in_len;
                 break;
             }
@@ -528,7 +529,8 @@ static void process(conn *c) {
             if (rc < 0)
                 break;
             if (rc == 0) {
-                conn_set_timeout(c, TO_BODY, (uint64_t)c->srv->opt.idle_timeout_ms);
+                conn_set_timeout(c, TO_BODY,
+                                 (uint64_t)c->srv->opt.idle_timeout_ms);
                 break;
             }
             dispatch(c);
@@ -586,8 +588,8 @@ static void tls_input(conn *c) {
     for (int round = 0; round < 64 && c->state != ST_CLOSED; round++) {
         size_t before = c->in_len;
         while (c->in_len < c->in_cap) {
-            ssize_t n = tls_read(c->tls, c->in + c->in_len,
-                                 c->in_cap - c->in_len);
+            ssize_t n =
+                tls_read(c->tls, c->in + c->in_len, c->in_cap - c->in_len);
             if (n == TLS_E_WANT_INPUT)
                 break;
             if (n < 0) {

@@ -37,7 +37,7 @@ typedef struct h2_stream {
     buf body;
     size_t body_sent;
     struct h2_stream *prev, *next; /* the session's list */
-    size_t stream_sent_total; /* streamed bytes already reclaimed */
+    size_t stream_sent_total;      /* streamed bytes already reclaimed */
     unsigned streaming : 1;
     unsigned stream_ended : 1;
     unsigned stream_paused : 1;
@@ -50,7 +50,7 @@ typedef struct h2_stream {
 typedef struct h2_session {
     nghttp2_session *ng;
     conn *c;
-    uint64_t streams;  /* streams begun */
+    uint64_t streams; /* streams begun */
     int open_streams;
     int in_recv;
     int goaway_sent;
@@ -157,8 +157,8 @@ static int on_send_data(nghttp2_session *ng, nghttp2_frame *frame,
     return 0;
 }
 
-static ssize_t read_body(nghttp2_session *ng, int32_t stream_id,
-                         uint8_t *dst, size_t length, uint32_t *flags,
+static ssize_t read_body(nghttp2_session *ng, int32_t stream_id, uint8_t *dst,
+                         size_t length, uint32_t *flags,
                          nghttp2_data_source *source, void *user) {
     (void)ng;
     (void)stream_id;
@@ -176,7 +176,7 @@ static ssize_t read_body(nghttp2_session *ng, int32_t stream_id,
 /* ---- responses -------------------------------------------------------- */
 
 #define NV(n, v, vl)                                                           \
-    ((nghttp2_nv){(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, (vl),        \
+    ((nghttp2_nv){(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, (vl),         \
                   NGHTTP2_NV_FLAG_NO_COPY_NAME})
 
 /* Submits the response head of |s|: with a content-length when |length|
@@ -201,8 +201,8 @@ static void submit(h2_stream *s, int64_t length,
     nva[n++] = NV("date", date, date_len - 8);
     nva[n++] = NV("server", "objectd", 7);
     if (ex->content_type)
-        nva[n++] = NV("content-type", ex->content_type,
-                      strlen(ex->content_type));
+        nva[n++] =
+            NV("content-type", ex->content_type, strlen(ex->content_type));
     if (length >= 0 && ex->status != 204 && ex->status != 304)
         nva[n++] = NV("content-length", clen, clen_len);
     for (size_t i = 0; i < ex->num_resp_headers; i++) {
@@ -215,8 +215,8 @@ static void submit(h2_stream *s, int64_t length,
     nghttp2_data_provider prd = {.source.ptr = s, .read_callback = read};
     int no_body = ex->method == HTTP_HEAD || ex->status == 204 ||
                   ex->status == 304 || read == NULL;
-    if (nghttp2_submit_response(h->ng, s->id, nva, n,
-                                no_body ? NULL : &prd) != 0)
+    if (nghttp2_submit_response(h->ng, s->id, nva, n, no_body ? NULL : &prd) !=
+        0)
         nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, s->id,
                                   NGHTTP2_INTERNAL_ERROR);
 }
@@ -238,8 +238,8 @@ static void send_response(exchange *ex) {
 
 /* A streamed body: DATA frames from what the producer wrote so far;
  * DEFERRED while it has written nothing new (resumed by the next write). */
-static ssize_t read_stream(nghttp2_session *ng, int32_t stream_id,
-                           uint8_t *dst, size_t length, uint32_t *flags,
+static ssize_t read_stream(nghttp2_session *ng, int32_t stream_id, uint8_t *dst,
+                           size_t length, uint32_t *flags,
                            nghttp2_data_source *source, void *user) {
     h2_stream *s = source->ptr;
     if (s->ex.resp_body.len == s->body_sent) {
@@ -255,8 +255,7 @@ static ssize_t read_stream(nghttp2_session *ng, int32_t stream_id,
     return n;
 }
 
-static int stream_response(exchange *ex, int op, const char *data,
-                           size_t len) {
+static int stream_response(exchange *ex, int op, const char *data, size_t len) {
     h2_stream *s = ex->conn;
     if (op == EXCHANGE_OP_END) {
         if (s->dispatched)
@@ -355,16 +354,15 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
 }
 
 static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
-                     const uint8_t *name, size_t namelen,
-                     const uint8_t *value, size_t valuelen, uint8_t flags,
-                     void *user) {
+                     const uint8_t *name, size_t namelen, const uint8_t *value,
+                     size_t valuelen, uint8_t flags, void *user) {
     (void)flags;
     (void)user;
     if (frame->hd.type != NGHTTP2_HEADERS ||
         frame->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
-    h2_stream *s = nghttp2_session_get_stream_user_data(ng,
-                                                        frame->hd.stream_id);
+    h2_stream *s =
+        nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
     if (s == NULL)
         return 0;
     uint32_t off = (uint32_t)s->fields_text.len;
@@ -436,20 +434,18 @@ static void dispatch(h2_session *h, h2_stream *s) {
 static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame,
                          void *user) {
     h2_session *h = user;
-    if ((frame->hd.type != NGHTTP2_HEADERS &&
-         frame->hd.type != NGHTTP2_DATA) ||
+    if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
         !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
         return 0;
-    h2_stream *s = nghttp2_session_get_stream_user_data(ng,
-                                                        frame->hd.stream_id);
+    h2_stream *s =
+        nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
     if (s && !s->dispatched)
         dispatch(h, s);
     return 0;
 }
 
-static int on_data_chunk(nghttp2_session *ng, uint8_t flags,
-                         int32_t stream_id, const uint8_t *data, size_t len,
-                         void *user) {
+static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t stream_id,
+                         const uint8_t *data, size_t len, void *user) {
     (void)flags;
     (void)user;
     h2_stream *s = nghttp2_session_get_stream_user_data(ng, stream_id);
@@ -537,8 +533,7 @@ int h2_start(conn *c) {
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb,
                                                               on_data_chunk);
-    nghttp2_session_callbacks_set_on_stream_close_callback(cb,
-                                                           on_stream_close);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
     nghttp2_option *opt;
     nghttp2_option_new(&opt);
     /* Flood guards beyond nghttp2's defaults: queued control frames the
@@ -561,16 +556,14 @@ int h2_start(conn *c) {
     nghttp2_settings_entry iv[] = {
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE,
          (uint32_t)o->h2_initial_window_size},
-        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
-         (uint32_t)o->max_header_bytes},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)o->max_header_bytes},
         {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
     };
     nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, iv,
                             sizeof iv / sizeof iv[0]);
     if (o->h2_connection_window_size > 65535)
         nghttp2_session_set_local_window_size(
-            h->ng, NGHTTP2_FLAG_NONE, 0,
-            (int32_t)o->h2_connection_window_size);
+            h->ng, NGHTTP2_FLAG_NONE, 0, (int32_t)o->h2_connection_window_size);
     c->h2 = h;
     if (c->protocol == NULL || strcmp(c->protocol, "http/1.1") == 0)
         c->protocol = "h2c";
@@ -580,8 +573,8 @@ int h2_start(conn *c) {
 void h2_on_input(conn *c) {
     h2_session *h = c->h2;
     h->in_recv = 1;
-    ssize_t rv = nghttp2_session_mem_recv(h->ng, (const uint8_t *)c->in,
-                                          c->in_len);
+    ssize_t rv =
+        nghttp2_session_mem_recv(h->ng, (const uint8_t *)c->in, c->in_len);
     h->in_recv = 0;
     c->in_len = 0;
     if (rv < 0) {

@@ -177,8 +177,7 @@ int exchange_add_header(exchange *ex, const char *name, const char *value,
     return 0;
 }
 
-void exchange_respond_body(exchange *ex, int status,
-                           const char *content_type) {
+void exchange_respond_body(exchange *ex, int status, const char *content_type) {
     if (ex->responded)
         return;
     ex->responded = 1;

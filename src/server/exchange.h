@@ -111,8 +111,7 @@ void exchange_respond(exchange *ex, int status, const char *content_type,
                       const char *body, size_t len);
 
 /* Responds with what the handler wrote into |ex->resp_body|. */
-void exchange_respond_body(exchange *ex, int status,
-                           const char *content_type);
+void exchange_respond_body(exchange *ex, int status, const char *content_type);
 
 /* Responds with RFC 9457 problem+json: type "about:blank" unless |type| is
  * given, the status's reason as title unless |title| is given. */

@@ -26,12 +26,12 @@ struct listener {
     int fd;
     server *srv;
     struct tls_ctx *tls; /* NULL: cleartext */
-    unsigned next; /* round-robin among equally loaded workers */
+    unsigned next;       /* round-robin among equally loaded workers */
 };
 
 /* Splits "HOST:PORT" or "[v6]:PORT"; an empty host means all addresses. */
-static int split_hostport(const char *s, char *host, size_t hostlen,
-                          char *port, size_t portlen) {
+static int split_hostport(const char *s, char *host, size_t hostlen, char *port,
+                          size_t portlen) {
     const char *colon;
     if (s[0] == '[') {
         const char *end = strchr(s, ']');
@@ -117,8 +117,8 @@ static int open_one(server *srv, const char *spec, struct tls_ctx *tls,
     int gai = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
     if (gai != 0)
         return -EADDRNOTAVAIL;
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    0);
+    int fd =
+        socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         rc = -errno;
         goto out;
@@ -147,8 +147,8 @@ static int open_one(server *srv, const char *spec, struct tls_ctx *tls,
     log_line *ll = log_begin(LOG_INFO, "listening");
     log_str(ll, "server.address", addr);
     log_int(ll, "server.port", atol(serv));
-    log_str(ll, "network.protocol.name", tls ? "h2, http/1.1 (TLS)"
-                                              : "http/1.1, h2c");
+    log_str(ll, "network.protocol.name",
+            tls ? "h2, http/1.1 (TLS)" : "http/1.1, h2c");
     log_end(ll);
 out:
     freeaddrinfo(res);

@@ -18,29 +18,29 @@
 #endif
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "objectd %s - an HTTP/1.1 and HTTP/2 API server for tracked objects\n"
-            "\n"
-            "Usage: objectd [serve] [OPTIONS]\n"
-            "       objectd migrate [OPTIONS]\n"
-            "       objectd --version\n"
-            "\n"
-            "Commands:\n"
-            "  serve      serve the API (the default)\n"
-            "  migrate    apply pending schema migrations to --db, then exit\n"
-            "  seed       write the standard workload into an empty --db\n"
-            "             (--objects, --days, --interval, --seed, --end)\n"
-            "\n"
-            "Options (each also OBJECTD_<NAME> in the environment, and\n"
-            "'name = value' in a --config file; flags win, then the\n"
-            "environment, then the file):\n",
-            OBJECTD_VERSION);
+    fprintf(
+        out,
+        "objectd %s - an HTTP/1.1 and HTTP/2 API server for tracked objects\n"
+        "\n"
+        "Usage: objectd [serve] [OPTIONS]\n"
+        "       objectd migrate [OPTIONS]\n"
+        "       objectd --version\n"
+        "\n"
+        "Commands:\n"
+        "  serve      serve the API (the default)\n"
+        "  migrate    apply pending schema migrations to --db, then exit\n"
+        "  seed       write the standard workload into an empty --db\n"
+        "             (--objects, --days, --interval, --seed, --end)\n"
+        "\n"
+        "Options (each also OBJECTD_<NAME> in the environment, and\n"
+        "'name = value' in a --config file; flags win, then the\n"
+        "environment, then the file):\n",
+        OBJECTD_VERSION);
     config_print_help(&options_spec, out);
-    fprintf(out,
-            "\nSizes take k, m, g (binary); durations take ms, s, m, h "
-            "(plain numbers are seconds).\n"
-            "Signals: SIGTERM or SIGINT drains gracefully and exits 0; a "
-            "second one closes at once.\n");
+    fprintf(out, "\nSizes take k, m, g (binary); durations take ms, s, m, h "
+                 "(plain numbers are seconds).\n"
+                 "Signals: SIGTERM or SIGINT drains gracefully and exits 0; a "
+                 "second one closes at once.\n");
 }
 
 static void store_config_from(const options *o, store_config *sc, int nloops) {
@@ -150,8 +150,8 @@ static int cmd_serve(int argc, char **argv, int cmd) {
             config_free(&options_spec, &srv.opt);
             return 2;
         }
-        if (tls_ctx_server_new(&srv.tls, srv.opt.tls_cert, srv.opt.tls_key,
-                               err, sizeof err) != 0) {
+        if (tls_ctx_server_new(&srv.tls, srv.opt.tls_cert, srv.opt.tls_key, err,
+                               sizeof err) != 0) {
             fprintf(stderr, "objectd: %s\n", err);
             config_free(&options_spec, &srv.opt);
             return 2;

@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 #define OPT(name, type, def, min, max, choices, field, help)                   \
-    {name, type, def, min, max, choices, offsetof(options, field), help}
+    { name, type, def, min, max, choices, offsetof(options, field), help }
 
 static const config_option table[] = {
     OPT("config", CONFIG_STRING, NULL, 0, 0, NULL, config,

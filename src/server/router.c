@@ -104,9 +104,8 @@ int router_match(const router *r, exchange *ex, int *allowed,
 }
 
 size_t router_allow_header(int methods, char *out, size_t outlen) {
-    static const int order[] = {HTTP_GET,   HTTP_HEAD,   HTTP_POST,
-                                HTTP_PUT,   HTTP_PATCH,  HTTP_DELETE,
-                                HTTP_OPTIONS};
+    static const int order[] = {HTTP_GET,   HTTP_HEAD,   HTTP_POST,   HTTP_PUT,
+                                HTTP_PATCH, HTTP_DELETE, HTTP_OPTIONS};
     size_t n = 0;
     out[0] = '\0';
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {

@@ -36,8 +36,7 @@ enum {
  * parameters are set. On ROUTER_METHOD_NOT_ALLOWED, |*allowed| has the
  * methods the path does answer. On ROUTER_BAD_PARAM, |*bad| names the
  * template parameter that failed its type. */
-int router_match(const router *r, exchange *ex, int *allowed,
-                 const char **bad);
+int router_match(const router *r, exchange *ex, int *allowed, const char **bad);
 
 /* Matches and calls the handler, or answers 404, 405 (with Allow) or 400
  * itself with problem+json. */

@@ -23,8 +23,8 @@ typedef struct seeder seeder;
 typedef struct slot {
     seeder *sd;
     int64_t id;
-    int rev;       /* next revision to write */
-    int metric;    /* next metric batch */
+    int rev;    /* next revision to write */
+    int metric; /* next metric batch */
     int busy;
     buf text;
     store_observation *obs;
@@ -117,9 +117,8 @@ static void step(slot *s) {
         size_t n = workload_readings(w);
         if (s->metric == 0)
             workload_observations(w, s->id, s->obs);
-        rc = store_observations_put(sd->sl, s->id,
-                                    s->obs + (size_t)s->metric * n, n,
-                                    on_written, s);
+        rc = store_observations_put(
+            sd->sl, s->id, s->obs + (size_t)s->metric * n, n, on_written, s);
         s->metric++;
         sd->readings += (int64_t)n;
     } else if (s->metric == WORKLOAD_METRICS && w->events > 0) {

@@ -110,9 +110,8 @@ int server_run(server *srv) {
     for (int i = 0; i < srv->nworkers; i++) {
         if ((rc = worker_init(&srv->workers[i], srv, i)) != 0)
             return rc;
-        if (srv->store &&
-            (srv->workers[i].store = store_loop_attach(
-                 srv->store, &srv->workers[i].loop, i)) == NULL)
+        if (srv->store && (srv->workers[i].store = store_loop_attach(
+                               srv->store, &srv->workers[i].loop, i)) == NULL)
             return -ENOMEM;
     }
 
@@ -153,10 +152,9 @@ int server_run(server *srv) {
     size_t sn = 0;
     spread[0] = '\0';
     for (int i = 0; i < srv->nworkers && sn + 24 < sizeof spread; i++)
-        sn += (size_t)snprintf(spread + sn, sizeof spread - sn, "%s%llu",
-                               i ? "," : "",
-                               (unsigned long long)atomic_load(
-                                   &srv->workers[i].accepted));
+        sn += (size_t)snprintf(
+            spread + sn, sizeof spread - sn, "%s%llu", i ? "," : "",
+            (unsigned long long)atomic_load(&srv->workers[i].accepted));
     l = log_begin(LOG_INFO, "stopped");
     log_int(l, "event.duration", (int64_t)(time_mono_ns() - r.drain_start_ns));
     log_str(l, "objectd.connections_per_thread", spread);

@@ -68,10 +68,10 @@ struct server {
     h1_limits h1_limits;
     worker *workers;
     int nworkers;
-    atomic_int draining;     /* /readyz says 503 once set */
-    atomic_int connections;  /* all workers */
-    uv_loop_t *loop;         /* the main thread's loop */
-    struct tls_ctx *tls;     /* for --tls-listen, NULL without it */
+    atomic_int draining;    /* /readyz says 503 once set */
+    atomic_int connections; /* all workers */
+    uv_loop_t *loop;        /* the main thread's loop */
+    struct tls_ctx *tls;    /* for --tls-listen, NULL without it */
 };
 
 /* Runs the server until it has drained after SIGTERM/SIGINT. |srv->opt| is

@@ -62,8 +62,7 @@ static void close_walk(uv_handle_t *h, void *arg) {
 
 /* Stops the loop once draining and no connection is left. */
 static void maybe_finish(worker *w) {
-    if (w->draining && w->conns.next == &w->conns &&
-        w->handlers_in_flight == 0)
+    if (w->draining && w->conns.next == &w->conns && w->handlers_in_flight == 0)
         uv_stop(&w->loop);
 }
 

@@ -16,23 +16,20 @@
 
 #define DAY_US (86400LL * 1000000LL)
 
-static const char *const types[WORKLOAD_TYPES] = {"boiler", "chiller",
-                                                  "pump", "sensor", "valve"};
+static const char *const types[WORKLOAD_TYPES] = {"boiler", "chiller", "pump",
+                                                  "sensor", "valve"};
 static const char *const metrics[WORKLOAD_METRICS] = {
     "flow", "humidity", "power", "pressure", "temperature", "vibration"};
 /* Per metric: base level, daily amplitude, noise, trend per day. */
 static const double shape[WORKLOAD_METRICS][4] = {
-    {42.0, 6.0, 1.2, 0.05},  {45.0, 10.0, 2.0, -0.02},
-    {310.0, 80.0, 9.0, 0.4}, {2.4, 0.15, 0.03, 0.001},
-    {21.5, 3.5, 0.4, 0.01},  {0.8, 0.2, 0.05, 0.002},
+    {42.0, 6.0, 1.2, 0.05},   {45.0, 10.0, 2.0, -0.02}, {310.0, 80.0, 9.0, 0.4},
+    {2.4, 0.15, 0.03, 0.001}, {21.5, 3.5, 0.4, 0.01},   {0.8, 0.2, 0.05, 0.002},
 };
-static const char *const authors[] = {"alice", "bob", "carol", "dave",
-                                      "erin"};
+static const char *const authors[] = {"alice", "bob", "carol", "dave", "erin"};
 static const char *const kinds[] = {"alarm", "config", "inspection",
                                     "maintenance", "restart"};
-static const char *const severities[] = {"info", "info", "info", "warning",
-                                         "warning", "error", "critical",
-                                         "debug"};
+static const char *const severities[] = {
+    "info", "info", "info", "warning", "warning", "error", "critical", "debug"};
 
 void workload_defaults(workload *w) {
     w->seed = 1;
@@ -84,8 +81,8 @@ static double round2(double v) {
     return round(v * 100.0) / 100.0;
 }
 
-void workload_revision(const workload *w, int64_t id, int rev,
-                       store_write *out, buf *text) {
+void workload_revision(const workload *w, int64_t id, int rev, store_write *out,
+                       buf *text) {
     rng r = stream(w, id, 1000 + (uint64_t)rev);
     memset(out, 0, sizeof *out);
     out->id = id;
@@ -115,8 +112,7 @@ void workload_revision(const workload *w, int64_t id, int rev,
         }
     }
     text->len = 0;
-    buf_appendf(text,
-                "{\"firmware\":\"2.%d\",\"floor\":%d,\"setpoint\":", rev,
+    buf_appendf(text, "{\"firmware\":\"2.%d\",\"floor\":%d,\"setpoint\":", rev,
                 floor);
     char num[32];
     snprintf(num, sizeof num, "%.2f", setpoint);
@@ -127,8 +123,7 @@ void workload_revision(const workload *w, int64_t id, int rev,
     if (num[n - 1] == '.')
         num[--n] = '\0';
     buf_append_str(text, num);
-    buf_appendf(text, ",\"site\":\"site-%02d\",\"zone\":\"z%d\"}", site,
-                zone);
+    buf_appendf(text, ",\"site\":\"site-%02d\",\"zone\":\"z%d\"}", site, zone);
     buf_append_char(text, '\0');
     static _Thread_local char name[64];
     snprintf(name, sizeof name, "%s-%04lld", out->type, (long long)id);
@@ -150,10 +145,10 @@ void workload_observations(const workload *w, int64_t id,
             double day = (double)(ts - start) / (double)DAY_US;
             double hour = (double)((ts % DAY_US) / 3600000000LL) +
                           (double)(ts % 3600000000LL) / 3.6e9;
-            double v = level +
-                       shape[m][1] *
-                           sin(6.283185307179586 * (hour / 24.0) + phase) +
-                       shape[m][3] * day + shape[m][2] * gaussian(&r);
+            double v =
+                level +
+                shape[m][1] * sin(6.283185307179586 * (hour / 24.0) + phase) +
+                shape[m][3] * day + shape[m][2] * gaussian(&r);
             if (next(&r) % 500 == 0) /* a rare spike */
                 v += shape[m][2] * (6.0 + 4.0 * uniform(&r));
             store_observation *o = &out[(size_t)m * n + i];
@@ -192,9 +187,8 @@ void workload_events(const workload *w, int64_t id, store_event *out,
         out[i].kind = kinds[kind];
         out[i].severity = severities[sev];
         offs[i][0] = text->len;
-        buf_appendf(text, "%s %s on %s-%04lld", kinds[kind],
-                    severities[sev], types[(id - 1) % WORKLOAD_TYPES],
-                    (long long)id);
+        buf_appendf(text, "%s %s on %s-%04lld", kinds[kind], severities[sev],
+                    types[(id - 1) % WORKLOAD_TYPES], (long long)id);
         buf_append_char(text, '\0');
         offs[i][1] = text->len;
         buf_appendf(text, "{\"code\":%d,\"operator\":\"%s\"}",

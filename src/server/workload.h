@@ -35,8 +35,8 @@ size_t workload_readings(const workload *w);
 /* Revision |rev| (1-based) of object |id|: |out| gets type, name,
  * attributes (canonical JSON in |text|, which must stay alive while |out|
  * is used), author and time (out->at). */
-void workload_revision(const workload *w, int64_t id, int rev,
-                       store_write *out, buf *text);
+void workload_revision(const workload *w, int64_t id, int rev, store_write *out,
+                       buf *text);
 
 /* Every reading of object |id| (WORKLOAD_METRICS x workload_readings),
  * into |out|, which needs room for all of them. Metric name pointers are

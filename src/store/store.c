@@ -20,8 +20,7 @@ struct store_loop {
     void *impl;
 };
 
-int store_open(store **out, const store_config *cfg, char *err,
-               size_t errlen) {
+int store_open(store **out, const store_config *cfg, char *err, size_t errlen) {
     const store_backend *b;
     if (strncmp(cfg->uri, "sqlite:", 7) == 0)
         b = &store_sqlite_backend;
@@ -107,8 +106,8 @@ int store_object_get(store_loop *sl, int64_t id, int64_t revision,
     return sl->s->b->object_get(sl->impl, id, revision, as_of, cb, arg);
 }
 
-int store_object_list(store_loop *sl, const store_list_query *q,
-                      store_cb cb, void *arg) {
+int store_object_list(store_loop *sl, const store_list_query *q, store_cb cb,
+                      void *arg) {
     return sl->s->b->object_list(sl->impl, q, cb, arg);
 }
 
@@ -125,8 +124,8 @@ int store_revisions_list(store_loop *sl, int64_t id, int64_t before_revision,
     (sl->s->b->fn ? sl->s->b->fn(sl->impl, __VA_ARGS__) : -ENOSYS)
 
 int store_observations_put(store_loop *sl, int64_t id,
-                           const store_observation *obs, size_t n,
-                           store_cb cb, void *arg) {
+                           const store_observation *obs, size_t n, store_cb cb,
+                           void *arg) {
     return FORWARD(observations_put, id, obs, n, cb, arg);
 }
 
@@ -140,8 +139,8 @@ int store_observations_list(store_loop *sl, const store_series_query *q,
     return FORWARD(observations_list, q, cb, arg);
 }
 
-int store_events_list(store_loop *sl, const store_series_query *q,
-                      store_cb cb, void *arg) {
+int store_events_list(store_loop *sl, const store_series_query *q, store_cb cb,
+                      void *arg) {
     return FORWARD(events_list, q, cb, arg);
 }
 
@@ -150,7 +149,6 @@ int store_analysis_load(store_loop *sl, int64_t id, int64_t from, int64_t to,
     return FORWARD(analysis_load, id, from, to, cb, arg);
 }
 
-int store_object_version(store_loop *sl, int64_t id, store_cb cb,
-                         void *arg) {
+int store_object_version(store_loop *sl, int64_t id, store_cb cb, void *arg) {
     return FORWARD(object_version, id, cb, arg);
 }

@@ -98,18 +98,17 @@ typedef struct store_result {
 typedef void (*store_cb)(const store_result *res, void *arg);
 
 typedef struct store_config {
-    const char *uri;      /* "sqlite:PATH" or "postgresql://..." */
-    int sync_full;        /* SQLite: synchronous=FULL (else NORMAL) */
-    int pool_size;        /* PostgreSQL: connections for the process */
+    const char *uri;              /* "sqlite:PATH" or "postgresql://..." */
+    int sync_full;                /* SQLite: synchronous=FULL (else NORMAL) */
+    int pool_size;                /* PostgreSQL: connections for the process */
     int64_t pool_timeout_ms;      /* PostgreSQL: acquire wait, then 503 */
     int64_t statement_timeout_ms; /* both: per statement */
-    int nloops;           /* worker loops that will attach */
+    int nloops;                   /* worker loops that will attach */
 } store_config;
 
 /* Opens the store (connects, checks the schema version). Blocking.
  * Returns 0, or -1 with a message in |err|. */
-int store_open(store **out, const store_config *cfg, char *err,
-               size_t errlen);
+int store_open(store **out, const store_config *cfg, char *err, size_t errlen);
 
 /* Applies the migrations not yet applied, each in its own transaction.
  * Blocking. Returns the number applied (>= 0), or -1 with |err|. */
@@ -139,7 +138,7 @@ typedef struct store_write {
     int64_t expected_revision; /* 0: any; else the head must be this */
     const char *type;          /* NULL with keep_content */
     const char *name;
-    const char *attributes;    /* JSON object text */
+    const char *attributes; /* JSON object text */
     const char *author;
     int deleted;       /* write a tombstone (DELETE) */
     int keep_content;  /* copy type/name/attributes from the head (DELETE) */
@@ -189,8 +188,8 @@ typedef struct store_list_query {
 
 /* Latest revisions of objects not deleted, by the query. Result: up to
  * |limit| rows, has_more when another page exists. */
-int store_object_list(store_loop *sl, const store_list_query *q,
-                      store_cb cb, void *arg);
+int store_object_list(store_loop *sl, const store_list_query *q, store_cb cb,
+                      void *arg);
 
 /* An object's revisions, newest first: those below |before_revision| (0:
  * from the newest). Result: up to |limit| rows (has_more), or
@@ -208,8 +207,8 @@ int store_revisions_list(store_loop *sl, int64_t id, int64_t before_revision,
  * Result: inserted/replaced/unchanged and change_seq, or STORE_NOT_FOUND
  * (no such object, or deleted). |n| is 1..100000. */
 int store_observations_put(store_loop *sl, int64_t id,
-                           const store_observation *obs, size_t n,
-                           store_cb cb, void *arg);
+                           const store_observation *obs, size_t n, store_cb cb,
+                           void *arg);
 
 /* Events likewise, one per (object, ts, kind): a repeat with different
  * severity/message/data replaces it, an identical one changes nothing. */
@@ -231,8 +230,8 @@ typedef struct store_series_query {
  * the object does not exist. */
 int store_observations_list(store_loop *sl, const store_series_query *q,
                             store_cb cb, void *arg);
-int store_events_list(store_loop *sl, const store_series_query *q,
-                      store_cb cb, void *arg);
+int store_events_list(store_loop *sl, const store_series_query *q, store_cb cb,
+                      void *arg);
 
 /* Everything the analysis of object |id| needs, read in one consistent
  * snapshot: the head and every revision (rows), the observations with

@@ -59,8 +59,7 @@ static const char *test_current __attribute__((unused)) = "";
     } while (0)
 
 #define TEST_END()                                                             \
-    (printf("%d passed, %d failed\n", test_checks_passed,                      \
-            test_checks_failed),                                               \
+    (printf("%d passed, %d failed\n", test_checks_passed, test_checks_failed), \
      test_checks_failed ? 1 : 0)
 
 #endif

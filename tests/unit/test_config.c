@@ -71,9 +71,8 @@ static void test_defaults(void) {
 static void test_flags(void) {
     options o;
     char err[512];
-    char *argv[] = {"--listen", "127.0.0.1:1", "--listen=[::1]:2",
-                    "--threads", "3", "--debug-echo",
-                    "--idle-timeout", "250ms"};
+    char *argv[] = {"--listen", "127.0.0.1:1",  "--listen=[::1]:2", "--threads",
+                    "3",        "--debug-echo", "--idle-timeout",   "250ms"};
     CHECK_EQ_INT(load(&o, 8, argv, err), 0);
     CHECK_EQ_INT(o.listen.count, 2);
     CHECK_EQ_STR(o.listen.items[1], "[::1]:2");
@@ -120,10 +119,10 @@ static void test_precedence(void) {
     char *argv[] = {"--config", path, "--threads", "2"};
     setenv("OBJECTD_IDLE_TIMEOUT", "7s", 1);
     CHECK_EQ_INT(load(&o, 4, argv, err), 0);
-    CHECK_EQ_INT(o.threads, 2);             /* flag beats file */
-    CHECK_EQ_INT(o.idle_timeout_ms, 7000);  /* env beats file */
-    CHECK_EQ_INT(o.max_body_bytes, 1024);   /* file beats default */
-    CHECK_EQ_INT(o.listen.count, 1);        /* file list replaces default */
+    CHECK_EQ_INT(o.threads, 2);            /* flag beats file */
+    CHECK_EQ_INT(o.idle_timeout_ms, 7000); /* env beats file */
+    CHECK_EQ_INT(o.max_body_bytes, 1024);  /* file beats default */
+    CHECK_EQ_INT(o.listen.count, 1);       /* file list replaces default */
     CHECK_EQ_STR(o.listen.items[0], "1.2.3.4:5");
     config_free(&options_spec, &o);
 

@@ -44,8 +44,7 @@ static void capture(exchange *ex) {
         const resp_header *h = &ex->resp_headers[i];
         if (h->name_len == 5 &&
             memcmp(ex->resp_header_text.data + h->name_off, "allow", 5) == 0)
-            snprintf(sent_allow, sizeof sent_allow, "%.*s",
-                     (int)h->value_len,
+            snprintf(sent_allow, sizeof sent_allow, "%.*s", (int)h->value_len,
                      ex->resp_header_text.data + h->value_off);
     }
 }
@@ -107,8 +106,7 @@ static void test_bad_params(void) {
 
 static void test_allow_header(void) {
     char out[64];
-    CHECK_EQ_INT(router_allow_header(HTTP_GET | HTTP_POST, out, sizeof out),
-                 9);
+    CHECK_EQ_INT(router_allow_header(HTTP_GET | HTTP_POST, out, sizeof out), 9);
     CHECK_EQ_STR(out, "GET, POST");
     CHECK_EQ_INT(router_allow_header(0, out, sizeof out), 0);
 }

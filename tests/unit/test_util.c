@@ -49,8 +49,8 @@ static void test_query(void) {
 
 static void test_base64(void) {
     char enc[64], dec[64];
-    const char *cases[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar",
-                           "o1:1700000000000000:42"};
+    const char *cases[] = {"",     "f",     "fo",     "foo",
+                           "foob", "fooba", "foobar", "o1:1700000000000000:42"};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t n = base64url_encode(cases[i], strlen(cases[i]), enc);
         CHECK(strchr(enc, '=') == NULL && strchr(enc, '+') == NULL);
@@ -104,11 +104,12 @@ static void test_rfc3339(void) {
     CHECK_EQ_INT(us, 1795938640500000LL);
     s = "2024-02-29T00:00:00Z";
     CHECK_EQ_INT(time_parse_rfc3339_us(s, strlen(s), &us), 0);
-    const char *bad[] = {"2023-02-29T00:00:00Z", "2026-13-01T00:00:00Z",
-                         "2026-11-29 07:50:40Z", "2026-11-29T07:50:40",
-                         "2026-11-29T24:00:00Z", "2026-11-29T07:50:40.Z",
-                         "2026-11-29T07:50:40+0100", "yesterday",
-                         "2026-11-29T07:50:40.1234567890Z"};
+    const char *bad[] = {
+        "2023-02-29T00:00:00Z",           "2026-13-01T00:00:00Z",
+        "2026-11-29 07:50:40Z",           "2026-11-29T07:50:40",
+        "2026-11-29T24:00:00Z",           "2026-11-29T07:50:40.Z",
+        "2026-11-29T07:50:40+0100",       "yesterday",
+        "2026-11-29T07:50:40.1234567890Z"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECK_EQ_INT(time_parse_rfc3339_us(bad[i], strlen(bad[i]), &us), -1);
     time_format_rfc3339_us(1, out);
