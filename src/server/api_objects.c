@@ -244,14 +244,13 @@ static int64_t etag_revision(const char *s, size_t n, int64_t id, int weak_ok) {
     return rev;
 }
 
-/* If-Match: 0 = absent or "*" (|*star| set), > 0 = the revision, -1 =
- * present but not a current-format ETag of this object (never matches). */
-static int64_t if_match(exchange *ex, int64_t id, int *present) {
-    const http_field *f = exchange_header(ex, "if-match");
-    *present = f != NULL;
-    if (f == NULL)
-        return 0;
+/* Walks the comma-separated entity tags of a conditional header: returns
+ * 1 for "*", else the revision of the first tag of object |id| (weak tags
+ * too when |weak_ok|), 0 when none is ours. Sets *rev for a tag. */
+static int etag_list(const http_field *f, int64_t id, int weak_ok, int64_t want,
+                     int64_t *rev) {
     const char *p = f->value, *end = f->value + f->value_len;
+    *rev = 0;
     while (p < end) {
         while (p < end && (*p == ' ' || *p == ','))
             p++;
@@ -262,36 +261,35 @@ static int64_t if_match(exchange *ex, int64_t id, int *present) {
         while (n && p[n - 1] == ' ')
             n--;
         if (n == 1 && *p == '*')
+            return 1;
+        int64_t r = etag_revision(p, n, id, weak_ok);
+        if (r > 0 && (want == 0 || r == want)) {
+            *rev = r;
             return 0;
-        int64_t rev = etag_revision(p, n, id, 0);
-        if (rev > 0)
-            return rev;
+        }
         p = q;
     }
-    return -1;
+    return 0;
+}
+
+/* If-Match: 0 = absent or "*", > 0 = the revision, -1 = present but not a
+ * current-format ETag of this object (never matches). */
+static int64_t if_match(exchange *ex, int64_t id, int *present) {
+    const http_field *f = exchange_header(ex, "if-match");
+    *present = f != NULL;
+    if (f == NULL)
+        return 0;
+    int64_t rev;
+    if (etag_list(f, id, 0, 0, &rev))
+        return 0;
+    return rev > 0 ? rev : -1;
 }
 
 /* If-None-Match matches |o|: 1 (answer 304) or 0. */
 static int if_none_match(exchange *ex, const store_object *o) {
     const http_field *f = exchange_header(ex, "if-none-match");
-    if (f == NULL)
-        return 0;
-    const char *p = f->value, *end = f->value + f->value_len;
-    while (p < end) {
-        while (p < end && (*p == ' ' || *p == ','))
-            p++;
-        const char *q = p;
-        while (q < end && *q != ',')
-            q++;
-        size_t n = (size_t)(q - p);
-        while (n && p[n - 1] == ' ')
-            n--;
-        if ((n == 1 && *p == '*') ||
-            etag_revision(p, n, o->id, 1) == o->revision)
-            return 1;
-        p = q;
-    }
-    return 0;
+    int64_t rev;
+    return f && (etag_list(f, o->id, 1, o->revision, &rev) || rev > 0);
 }
 
 /* ---- the per-request context ------------------------------------------ */
