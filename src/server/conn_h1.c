@@ -113,6 +113,17 @@ static void begin_close(conn *c) {
     update_reading(c);
 }
 
+/* A paused stream goes on once the output has mostly drained. Checked
+ * after every flush: one that writes everything at once brings no write
+ * completion, so nothing else would wake the producer. */
+static void resume_stream(conn *c) {
+    if (c->stream_paused && c->state != ST_CLOSED &&
+        c->out.len + c->writing.len < OUT_HIGH_WATER / 2) {
+        c->stream_paused = 0;
+        c->ex.on_drain(&c->ex);
+    }
+}
+
 static void after_write(uv_write_t *req, int status) {
     conn *c = req->data;
     c->write_pending = 0;
@@ -123,13 +134,9 @@ static void after_write(uv_write_t *req, int status) {
         conn_close(c);
         return;
     }
-    /* A paused stream goes on once the output has mostly drained. */
-    if (c->stream_paused && c->out.len + c->writing.len < OUT_HIGH_WATER / 2) {
-        c->stream_paused = 0;
-        c->ex.on_drain(&c->ex);
-        if (c->state == ST_CLOSED)
-            return;
-    }
+    resume_stream(c);
+    if (c->state == ST_CLOSED)
+        return;
     /* Output drained: take more requests (process() flushes). */
     if (c->tls && !c->h2)
         tls_input(c);
@@ -137,6 +144,8 @@ static void after_write(uv_write_t *req, int status) {
         h2_after_write(c);
     else
         process(c);
+    if (!c->write_pending)
+        resume_stream(c);
 }
 
 /* Starts writing |out|. Called after each batch of work. */
