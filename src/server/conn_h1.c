@@ -146,6 +146,9 @@ static void after_write(uv_write_t *req, int status) {
         process(c);
     if (!c->write_pending)
         resume_stream(c);
+    /* Reading stops while output is backed up (update_reading); now that
+     * it drained, read again - HTTP/2 input waits here otherwise. */
+    update_reading(c);
 }
 
 /* Starts writing |out|. Called after each batch of work. */
