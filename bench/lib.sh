@@ -6,20 +6,27 @@
 # Provides:
 #   bench_log / bench_warn / bench_die      messages on stderr (die exits 1)
 #   bench_setup_tmpdir                      mktemp dir in $BENCH_TMP + cleanup trap
+#   bench_on_cleanup 'CMD'                  also run CMD in the cleanup trap
 #   bench_free_port                         a TCP port nobody listens on
 #   bench_wait_http URL SECS                wait until URL answers 200
 #   bench_nginx_start PORT WORKERS          private nginx (config in $BENCH_TMP/nginx)
+#   bench_nginx_start_servers WORKERS READY_URL BLOCKS   same, own server{} blocks
 #   bench_nginx_stop
 #   bench_nginx_pids                        master + worker pids
 #   bench_objectd_start PORT THREADS        objectd serve --access-log off
 #   bench_objectd_stop                      SIGTERM, check exit status 0
+#   bench_objectd_spawn NAME PORT THREADS [ARG...]   one of several named instances
+#   bench_objectd_kill NAME                 SIGTERM one instance, check exit 0
 #   bench_cpu_ticks PID...                  sum of utime+stime (clock ticks)
+#   bench_cpu_ticks_tree PID                PID + its live and reaped children
 #   bench_sys_busy_ticks                    busy ticks of the whole machine
 #   bench_reaped_children_ticks             CPU of reaped children (the client)
 #   bench_idle_check SECS                   warn if the machine is already busy
 #   bench_median N...                       median of numbers
 #   bench_h2load_run OUTFILE ARGS...        h2load with a bounded run time
 #   bench_h2load_parse OUTFILE              "rps requests" or fails loudly
+#   bench_h2load_wall_ms OUTFILE            the "finished in" time in ms
+#   bench_h2load_data_bytes OUTFILE         body bytes received
 #
 # All waits are bounded.  Everything started here is killed (by pid) and the
 # temp dir removed by the EXIT/INT/TERM trap installed by bench_setup_tmpdir.
@@ -47,6 +54,8 @@ BENCH_NGINX_PID=
 BENCH_OBJECTD_PID=
 BENCH_OBJECTD_LOG=
 BENCH_CLIENT_PID=
+declare -gA BENCH_OBJECTDS=() # bench_objectd_spawn: instance name -> pid
+declare -ga BENCH_CLEANUP_CMDS=()
 
 bench_log()  { printf '[bench] %s\n' "$*" >&2; }
 bench_warn() { printf '[bench] WARNING: %s\n' "$*" >&2; }
@@ -70,6 +79,17 @@ bench_cleanup() {
     if [[ -n $BENCH_NGINX_PID ]]; then
         bench_nginx_stop 2>/dev/null
     fi
+    local name i
+    for name in "${!BENCH_OBJECTDS[@]}"; do
+        kill -KILL "${BENCH_OBJECTDS[$name]}" 2>/dev/null
+        wait "${BENCH_OBJECTDS[$name]}" 2>/dev/null
+        unset "BENCH_OBJECTDS[$name]"
+    done
+    # Registered with bench_on_cleanup; last registered runs first.
+    for ((i = ${#BENCH_CLEANUP_CMDS[@]} - 1; i >= 0; i--)); do
+        eval "${BENCH_CLEANUP_CMDS[i]}"
+    done
+    BENCH_CLEANUP_CMDS=()
     if [[ -n $BENCH_TMP && -d $BENCH_TMP ]]; then
         if [[ ${BENCH_KEEP_TMP:-0} == 1 ]]; then
             bench_log "keeping $BENCH_TMP"
@@ -78,6 +98,13 @@ bench_cleanup() {
         fi
     fi
     exit "$rc"
+}
+
+# bench_on_cleanup 'COMMAND': run COMMAND (a string, eval'd) in the cleanup
+# trap, after the servers are killed and before the temp dir is removed (e.g.
+# stopping a private PostgreSQL whose data lives there).  Keep it bounded.
+bench_on_cleanup() {
+    BENCH_CLEANUP_CMDS+=("$1")
 }
 
 bench_setup_tmpdir() {
@@ -140,7 +167,28 @@ bench_check_body() {
 # master.  Everything nginx writes (pid, error log, temp dirs) stays in the
 # temp dir.  Runs as root with "user root;" when we are root.
 bench_nginx_start() {
-    local port=$1 workers=$2 d=$BENCH_TMP/nginx user_line=
+    local port=$1 workers=$2
+    bench_nginx_start_servers "$workers" "http://127.0.0.1:$port/healthz" "
+    server {
+        listen 127.0.0.1:$port ${NGINX_LISTEN_OPTS:-};
+        root $BENCH_TMP/nginx/html;
+        location = /healthz {
+            default_type application/json;
+        }
+        location / {
+            return 404;
+        }
+    }"
+}
+
+# bench_nginx_start_servers WORKERS READY_URL SERVER_BLOCKS
+# Like bench_nginx_start, with the given server{} block(s) (text placed at
+# the end of the http{} block) instead of the /healthz one.  The document
+# root to use is $BENCH_TMP/nginx/html (created, with the healthz file in
+# it); READY_URL (fetched with $BENCH_CURL_OPTS) must answer 200 once nginx
+# is up.  NGINX_LISTEN_OPTS is not applied here: put it in the blocks.
+bench_nginx_start_servers() {
+    local workers=$1 ready_url=$2 servers=$3 d=$BENCH_TMP/nginx user_line=
     [[ -x $NGINX ]] || bench_die "nginx not found at $NGINX"
     mkdir -p "$d/html" "$d/tmp" || bench_die "mkdir $d"
     printf '%s\n' "$BENCH_HEALTHZ_BODY" >"$d/html/healthz"
@@ -170,17 +218,7 @@ http {
     uwsgi_temp_path $d/tmp/uwsgi;
     scgi_temp_path $d/tmp/scgi;
     ${NGINX_HTTP_EXTRA:-}
-
-    server {
-        listen 127.0.0.1:$port ${NGINX_LISTEN_OPTS:-};
-        root $d/html;
-        location = /healthz {
-            default_type application/json;
-        }
-        location / {
-            return 404;
-        }
-    }
+$servers
 }
 EOF
     "$NGINX" -t -q -p "$d" -e "$d/error.log" -c "$d/nginx.conf" \
@@ -191,9 +229,9 @@ EOF
     "$NGINX" -p "$d" -e "$d/error.log" -c "$d/nginx.conf" \
         >>"$d/stdout.log" 2>&1 </dev/null &
     BENCH_NGINX_PID=$!
-    if ! bench_wait_http "http://127.0.0.1:$port/healthz" 10 "$BENCH_NGINX_PID"; then
+    if ! bench_wait_http "$ready_url" 10 "$BENCH_NGINX_PID"; then
         tail -n 20 "$d/error.log" "$d/stdout.log" >&2 2>/dev/null
-        bench_die "nginx did not come up on port $port"
+        bench_die "nginx did not come up ($ready_url)"
     fi
     # Wait (bounded) until all workers exist, so the CPU accounting sees them.
     local i n
@@ -280,6 +318,56 @@ bench_objectd_stop() {
     return 0
 }
 
+# bench_objectd_spawn NAME PORT THREADS [ARG...]: one of several objectd
+# instances running side by side, told apart by NAME (a word):
+#   objectd serve --listen 127.0.0.1:PORT --threads THREADS --access-log off ARG...
+# with any OBJECTD_* environment dropped.  Stderr goes to
+# $BENCH_TMP/objectd.NAME.log; the pid is ${BENCH_OBJECTDS[NAME]}.  Waits
+# (10 s) for GET /healthz.  The cleanup trap kills every instance left.
+bench_objectd_spawn() {
+    local name=$1 port=$2 threads=$3 log=$BENCH_TMP/objectd.$1.log v
+    shift 3
+    [[ -x $OBJECTD ]] || bench_die "objectd binary not found at $OBJECTD (build it first)"
+    [[ -z ${BENCH_OBJECTDS[$name]:-} ]] || bench_die "objectd instance '$name' already runs"
+    local -a unset_env=()
+    for v in $(compgen -e | grep '^OBJECTD_'); do unset_env+=(-u "$v"); done
+    env "${unset_env[@]}" "$OBJECTD" serve --listen "127.0.0.1:$port" --threads "$threads" \
+        --access-log off "$@" >"$BENCH_TMP/objectd.$name.stdout" 2>"$log" </dev/null &
+    BENCH_OBJECTDS[$name]=$!
+    if ! BENCH_CURL_OPTS='' bench_wait_http "http://127.0.0.1:$port/healthz" 10 "${BENCH_OBJECTDS[$name]}"; then
+        tail -n 20 "$log" >&2 2>/dev/null
+        bench_die "objectd ($name) did not come up on port $port"
+    fi
+}
+
+# bench_objectd_kill NAME: SIGTERM, wait up to 10 s (objectd drains in-flight
+# requests first), require exit status 0.  Returns 1 (with a warning) if not.
+bench_objectd_kill() {
+    local name=$1 pid=${BENCH_OBJECTDS[$1]:-} i rc
+    [[ -n $pid ]] || return 0
+    kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        unset "BENCH_OBJECTDS[$name]"
+        bench_warn "objectd ($name) did not exit within 10 s of SIGTERM (killed)"
+        return 1
+    fi
+    wait "$pid"
+    rc=$?
+    unset "BENCH_OBJECTDS[$name]"
+    if ((rc != 0)); then
+        bench_warn "objectd ($name) exited with status $rc after SIGTERM"
+        tail -n 5 "$BENCH_TMP/objectd.$name.log" >&2 2>/dev/null
+        return 1
+    fi
+    return 0
+}
+
 # ---------------------------------------------------------------- CPU
 
 # bench_cpu_ticks PID...: sum of utime+stime (fields 14, 15 of /proc/PID/stat)
@@ -317,6 +405,27 @@ bench_reaped_children_ticks() {
     rest=${stat##*) }
     read -r -a f <<<"$rest"
     echo $((f[13] + f[14]))
+}
+
+# bench_cpu_ticks_tree PID: CPU (clock ticks) of PID, of its children that
+# have exited and been reaped (cutime+cstime), and of its live children -
+# for servers that fork per connection, such as the PostgreSQL postmaster
+# and its backends.  A child that exits between the listing and the reading
+# is missed (it is then counted in the parent's cutime at the next call).
+bench_cpu_ticks_tree() {
+    local pid=$1 stat rest total child
+    local -a f
+    read -r stat 2>/dev/null <"/proc/$pid/stat" || return 1
+    rest=${stat##*) }
+    read -r -a f <<<"$rest"
+    total=$((f[11] + f[12] + f[13] + f[14]))
+    for child in $(pgrep -P "$pid"); do
+        read -r stat 2>/dev/null <"/proc/$child/stat" || continue
+        rest=${stat##*) }
+        read -r -a f <<<"$rest"
+        total=$((total + f[11] + f[12]))
+    done
+    echo "$total"
 }
 
 # bench_idle_check SECS: warn when the machine is already busy (other jobs
@@ -415,4 +524,33 @@ bench_h2load_parse() {
             if (bad) exit 1
             printf "%s %d\n", rps, r["total"]
         }' "$out"
+}
+
+# bench_h2load_wall_ms OUTFILE: h2load's "finished in" time, in ms.  h2load
+# prints it in us, ms or s with two decimals, so from 1 s up (10 ms steps)
+# it is worked out from the req/s figure and the succeeded count instead.
+bench_h2load_wall_ms() {
+    awk '
+        /^finished in / {
+            v = $3; sub(/,$/, "", v); rps = $4 + 0
+            if (v ~ /us$/) { sub(/us$/, "", v); ms = v / 1000 }
+            else if (v ~ /ms$/) { sub(/ms$/, "", v); ms = v + 0 }
+            else if (v ~ /s$/) { sub(/s$/, "", v); ms = v * 1000; secs = 1 }
+            else exit 1
+            found = 1
+        }
+        /^requests: / {
+            for (i = 2; i <= NF; i++) if ($(i + 1) ~ /^succeeded/) ok = $i + 0
+        }
+        END {
+            if (!found) exit 1
+            if (secs && rps > 0 && ok > 0) ms = ok * 1000 / rps
+            printf "%.3f\n", ms
+        }' "$1"
+}
+
+# bench_h2load_data_bytes OUTFILE: response body bytes received ("traffic:
+# ... (N) data").
+bench_h2load_data_bytes() {
+    sed -n 's/^traffic: .*(\([0-9]*\)) data.*/\1/p' "$1" | grep . || return 1
 }
