@@ -490,6 +490,22 @@ static op *write_op(exchange *ex) {
     return o;
 }
 
+/* Writes validated content as the object's next revision (compare-and-set
+ * against |expected| unless it is 0), answering through |cb|; frees |c|. */
+static void put_content(op *o, content *c, int64_t expected, store_cb cb) {
+    store_write w = {.id = o->id,
+                     .expected_revision = expected,
+                     .type = c->type,
+                     .name = c->name,
+                     .attributes = c->attributes,
+                     .author = o->author};
+    if (store_object_put(api_store(o->ex), &w, cb, o) != 0) {
+        api_call_failed(o->ex);
+        op_free(o);
+    }
+    content_free(c);
+}
+
 static void objects_put(exchange *ex) {
     if (api_check_content_type(ex, json_types) != 0)
         return;
@@ -506,17 +522,7 @@ static void objects_put(exchange *ex) {
         content_free(&c);
         return;
     }
-    store_write w = {.id = o->id,
-                     .expected_revision = o->expected,
-                     .type = c.type,
-                     .name = c.name,
-                     .attributes = c.attributes,
-                     .author = o->author};
-    if (store_object_put(api_store(ex), &w, written, o) != 0) {
-        api_call_failed(ex);
-        op_free(o);
-    }
-    content_free(&c);
+    put_content(o, &c, o->expected, written);
 }
 
 static void objects_delete(exchange *ex) {
@@ -611,17 +617,7 @@ static void patch_read(const store_result *r, void *arg) {
         op_free(o);
         return;
     }
-    store_write w = {.id = o->id,
-                     .expected_revision = head->revision,
-                     .type = c.type,
-                     .name = c.name,
-                     .attributes = c.attributes,
-                     .author = o->author};
-    if (store_object_put(api_store(ex), &w, patch_written, o) != 0) {
-        api_call_failed(ex);
-        op_free(o);
-    }
-    content_free(&c);
+    put_content(o, &c, head->revision, patch_written);
 }
 
 static const char *const patch_types[] = {"application/merge-patch+json",
