@@ -4,10 +4,11 @@
  *   1. store_object_version: the object's change_seq (one indexed row);
  *   2. the cache, keyed by (id, change_seq, window, pretty, coding): a hit
  *      is answered at once, or with 304 when If-None-Match matches;
- *   3. a miss: store_analysis_load reads everything in one snapshot, the
- *      rows are copied into a job, and the job runs on libuv's thread pool
- *      - analysis_write, then compression - so that the loop only does
- *      I/O and 500 analyses on one HTTP/2 connection use every core;
+ *   3. a miss: store_analysis_load reads everything in one snapshot; the
+ *      job keeps the store's result (store_result_keep: no copy on the
+ *      loop) and runs on libuv's thread pool - the input built from the
+ *      snapshot, analysis_write, then compression - so that the loop only
+ *      does I/O and 500 analyses on one HTTP/2 connection use every core;
  *   4. the body goes into the cache (compressed once per coding) and out.
  * The ETag names the change_seq, window, format and coding, so a changed
  * object is never answered 304 and never served stale. */
@@ -49,29 +50,18 @@ struct job {
     uv_work_t work;
     analysis_key key;
     int64_t id;
-    /* The input, copied out of the store's result (valid only during its
-     * callback) into memory the thread-pool job owns. */
-    an_input in;
-    an_revision *revisions;
-    an_series *series;
-    an_obs *obs;
-    an_event *events;
-    buf strings;     /* every string the input points to */
-    size_t *offsets; /* where each string starts, resolved after copying */
-    int status;      /* 0, or the HTTP status of a failure */
-    int coding;      /* of |body|: the key's, or identity if not worth it */
-    buf body;        /* the answer, in the negotiated coding */
+    /* The snapshot, kept from the store's callback until the thread-pool
+     * part has built the input from it. */
+    store_result *snap;
+    int status; /* 0, or the HTTP status of a failure */
+    int coding; /* of |body|: the key's, or identity if not worth it */
+    buf body;   /* the answer, in the negotiated coding */
 };
 
 static void job_free(job *j) {
     analysis_cache_release(j->entry);
     buf_free(&j->extracted);
-    free(j->offsets);
-    free(j->revisions);
-    free(j->series);
-    free(j->obs);
-    free(j->events);
-    buf_free(&j->strings);
+    store_result_release(j->snap);
     buf_free(&j->body);
     free(j);
     atomic_fetch_sub(&analyses_in_flight, 1);
@@ -117,40 +107,109 @@ static void respond(exchange *ex, const analysis_key *k, int coding,
 
 /* ---- the thread-pool part ------------------------------------------- */
 
-static const char *str_at(const job *j, size_t off) {
-    return off == SIZE_MAX ? NULL : j->strings.data + off;
+/* Readings of one metric usually share one copy of its name. */
+static int same_metric(const store_observation *a, const store_observation *b) {
+    return a->metric == b->metric || strcmp(a->metric, b->metric) == 0;
 }
+
+/* The analysis's input over the snapshot: the strings are the store's,
+ * the readings copied into the analysis's (ts, value) series. The arrays
+ * are freed by the caller (one allocation, |*mem|). */
+static int build_input(const store_result *r, an_input *in, void **mem) {
+    const store_object *head = &r->rows[0];
+    size_t nrev = r->nrows - 1, nseries = 0;
+    for (size_t i = 0; i < r->nobs; i++)
+        if (i == 0 || !same_metric(&r->obs[i], &r->obs[i - 1]))
+            nseries++;
+    /* One block: revisions, series, events, then the readings. */
+    size_t sz_rev = (nrev + 1) * sizeof(an_revision),
+           sz_ser = (nseries + 1) * sizeof(an_series),
+           sz_ev = (r->nevents + 1) * sizeof(an_event),
+           sz_obs = (r->nobs + 1) * sizeof(an_obs);
+    char *block = malloc(sz_rev + sz_ser + sz_ev + sz_obs);
+    if (block == NULL)
+        return -ENOMEM;
+    an_revision *revs = (an_revision *)block;
+    an_series *series = (an_series *)(block + sz_rev);
+    an_event *events = (an_event *)(block + sz_rev + sz_ser);
+    an_obs *obs = (an_obs *)(block + sz_rev + sz_ser + sz_ev);
+    memset(in, 0, sizeof *in);
+    in->object.id = head->id;
+    in->object.revision = head->revision;
+    in->object.updated_at = head->updated_at;
+    in->object.type = head->type;
+    in->object.name = head->name;
+    in->object.attributes = head->attributes;
+    in->object.updated_by = head->updated_by;
+    for (size_t i = 0; i < nrev; i++) {
+        const store_object *rv = &r->rows[i + 1];
+        revs[i] = (an_revision){.revision = rv->revision,
+                                .updated_at = rv->updated_at,
+                                .deleted = rv->deleted,
+                                .author = rv->updated_by,
+                                .attributes = rv->attributes};
+    }
+    size_t s = 0;
+    for (size_t i = 0; i < r->nobs; i++) {
+        if (i == 0 || !same_metric(&r->obs[i], &r->obs[i - 1])) {
+            series[s] =
+                (an_series){.metric = r->obs[i].metric, .obs = &obs[i], .n = 0};
+            s++;
+        }
+        obs[i].ts = r->obs[i].ts;
+        obs[i].value = r->obs[i].value;
+        series[s - 1].n++;
+    }
+    for (size_t i = 0; i < r->nevents; i++) {
+        const store_event *e = &r->events[i];
+        events[i] = (an_event){.ts = e->ts,
+                               .kind = e->kind,
+                               .severity = e->severity,
+                               .message = e->message,
+                               .data = e->data};
+    }
+    in->revisions = revs;
+    in->nrevisions = nrev;
+    in->series = series;
+    in->nseries = nseries;
+    in->events = events;
+    in->nevents = r->nevents;
+    in->from = r->window_from;
+    in->to = r->window_to;
+    *mem = block;
+    return 0;
+}
+
+/* The size of the last analysis this thread wrote: the next one is
+ * usually alike, so its buffer starts there instead of growing by
+ * doubling (each growth a copy, and fresh pages to fault in). */
+static _Thread_local size_t last_text_len;
 
 static void compute(uv_work_t *w) {
     job *j = w->data;
-    /* Resolve the string offsets into pointers now that |strings| no
-     * longer moves. */
-    size_t *o = j->offsets;
-    an_input *in = &j->in;
-    in->object.type = str_at(j, *o++);
-    in->object.name = str_at(j, *o++);
-    in->object.attributes = str_at(j, *o++);
-    in->object.updated_by = str_at(j, *o++);
-    for (size_t i = 0; i < in->nrevisions; i++) {
-        j->revisions[i].author = str_at(j, *o++);
-        j->revisions[i].attributes = str_at(j, *o++);
-    }
-    for (size_t i = 0; i < in->nseries; i++)
-        j->series[i].metric = str_at(j, *o++);
-    for (size_t i = 0; i < in->nevents; i++) {
-        j->events[i].kind = str_at(j, *o++);
-        j->events[i].severity = str_at(j, *o++);
-        j->events[i].message = str_at(j, *o++);
-        j->events[i].data = str_at(j, *o++);
+    an_input in;
+    void *mem = NULL;
+    int rc = build_input(j->snap, &in, &mem);
+    if (rc != 0) {
+        j->status = 500;
+        return;
     }
     buf text;
     buf_init(&text, 256 * 1024 * 1024);
-    if (analysis_write(in, j->key.pretty, &text) != 0 ||
-        buf_append_char(&text, '\n') != 0) {
+    rc = buf_reserve(&text, last_text_len + last_text_len / 8);
+    if (rc == 0)
+        rc = analysis_write(&in, j->key.pretty, &text);
+    free(mem);
+    /* The snapshot is no longer needed: its memory goes back now, on
+     * this thread, not when the response is done. */
+    store_result_release(j->snap);
+    j->snap = NULL;
+    if (rc != 0 || buf_append_char(&text, '\n') != 0) {
         j->status = 500;
         buf_free(&text);
         return;
     }
+    last_text_len = text.len;
     if (j->key.coding != COMPRESS_IDENTITY && text.len >= COMPRESS_MIN_BYTES) {
         if (compress_encode((compress_coding)j->key.coding, text.data, text.len,
                             &j->body) == 0) {
@@ -187,82 +246,6 @@ static void job_fail(job *j, int status, const char *error,
     j->done(j);
 }
 
-/* ---- copying the store's rows into the job --------------------------- */
-
-/* Strings are stored by offset (the buffer moves while it grows) and
- * turned into pointers in compute(); NULL is kept as SIZE_MAX. */
-static int add_string(job *j, size_t *offs, size_t *n, const char *s) {
-    if (s == NULL) {
-        offs[(*n)++] = SIZE_MAX;
-        return 0;
-    }
-    offs[(*n)++] = j->strings.len;
-    return buf_append(&j->strings, s, strlen(s) + 1);
-}
-
-static int copy_input(job *j, const store_result *r) {
-    const store_object *head = &r->rows[0];
-    size_t nrev = r->nrows - 1, nseries = 0;
-    for (size_t i = 0; i < r->nobs; i++)
-        if (i == 0 || strcmp(r->obs[i].metric, r->obs[i - 1].metric) != 0)
-            nseries++;
-    size_t nstrings = 4 + 2 * nrev + nseries + 4 * r->nevents;
-    j->offsets = calloc(nstrings + 1, sizeof *j->offsets);
-    j->revisions = calloc(nrev + 1, sizeof *j->revisions);
-    j->series = calloc(nseries + 1, sizeof *j->series);
-    j->obs = calloc(r->nobs + 1, sizeof *j->obs);
-    j->events = calloc(r->nevents + 1, sizeof *j->events);
-    buf_init(&j->strings, 0);
-    if (!j->offsets || !j->revisions || !j->series || !j->obs || !j->events)
-        return -ENOMEM;
-    size_t n = 0;
-    int rc = 0;
-    an_input *in = &j->in;
-    in->object.id = head->id;
-    in->object.revision = head->revision;
-    in->object.updated_at = head->updated_at;
-    rc |= add_string(j, j->offsets, &n, head->type);
-    rc |= add_string(j, j->offsets, &n, head->name);
-    rc |= add_string(j, j->offsets, &n, head->attributes);
-    rc |= add_string(j, j->offsets, &n, head->updated_by);
-    for (size_t i = 0; i < nrev; i++) {
-        const store_object *rv = &r->rows[i + 1];
-        j->revisions[i].revision = rv->revision;
-        j->revisions[i].updated_at = rv->updated_at;
-        j->revisions[i].deleted = rv->deleted;
-        rc |= add_string(j, j->offsets, &n, rv->updated_by);
-        rc |= add_string(j, j->offsets, &n, rv->attributes);
-    }
-    size_t s = 0;
-    for (size_t i = 0; i < r->nobs; i++) {
-        if (i == 0 || strcmp(r->obs[i].metric, r->obs[i - 1].metric) != 0) {
-            j->series[s].obs = &j->obs[i];
-            j->series[s].n = 0;
-            rc |= add_string(j, j->offsets, &n, r->obs[i].metric);
-            s++;
-        }
-        j->obs[i].ts = r->obs[i].ts;
-        j->obs[i].value = r->obs[i].value;
-        j->series[s - 1].n++;
-    }
-    for (size_t i = 0; i < r->nevents; i++) {
-        j->events[i].ts = r->events[i].ts;
-        rc |= add_string(j, j->offsets, &n, r->events[i].kind);
-        rc |= add_string(j, j->offsets, &n, r->events[i].severity);
-        rc |= add_string(j, j->offsets, &n, r->events[i].message);
-        rc |= add_string(j, j->offsets, &n, r->events[i].data);
-    }
-    in->revisions = j->revisions;
-    in->nrevisions = nrev;
-    in->series = j->series;
-    in->nseries = nseries;
-    in->events = j->events;
-    in->nevents = r->nevents;
-    in->from = r->window_from;
-    in->to = r->window_to;
-    return rc ? -ENOMEM : 0;
-}
-
 static void loaded(const store_result *r, void *arg) {
     job *j = arg;
     exchange *ex = j->ex;
@@ -276,10 +259,7 @@ static void loaded(const store_result *r, void *arg) {
         return;
     }
     j->key.change_seq = r->rows[0].change_seq;
-    if (copy_input(j, r) != 0) {
-        job_fail(j, 500, "out of memory", NULL);
-        return;
-    }
+    j->snap = store_result_keep(r);
     j->work.data = j;
     if (uv_queue_work(&ex->worker->loop, &j->work, compute, computed) != 0)
         job_fail(j, 503, "the thread pool refused the job", NULL);

@@ -20,6 +20,17 @@ struct store_loop {
     void *impl;
 };
 
+store_result *store_result_keep(const store_result *res) {
+    store_result *r = (store_result *)res; /* the backend's own memory */
+    r->kept_ = 1;
+    return r;
+}
+
+void store_result_release(store_result *res) {
+    if (res != NULL)
+        res->release_(res);
+}
+
 int store_open(store **out, const store_config *cfg, char *err, size_t errlen) {
     const store_backend *b;
     if (strncmp(cfg->uri, "sqlite:", 7) == 0)

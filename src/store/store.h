@@ -93,9 +93,21 @@ typedef struct store_result {
     /* store_analysis_load: the window used and the newest observation of
      * the object overall (0 if none). */
     int64_t window_from, window_to, newest_ts;
+    /* Private to the backends, for store_result_keep: frees a kept
+     * result and the request it lives in, and whether it was kept. */
+    void (*release_)(struct store_result *res);
+    int kept_;
 } store_result;
 
 typedef void (*store_cb)(const store_result *res, void *arg);
+
+/* During a callback: takes |res| and everything it points to, which then
+ * outlive the callback until store_result_release - and may be read, and
+ * released, on any thread. So a caller hands a large result (an analysis
+ * snapshot) to the thread pool without copying it on the loop. Returns
+ * |res|, now the caller's. */
+store_result *store_result_keep(const store_result *res);
+void store_result_release(store_result *res);
 
 typedef struct store_config {
     const char *uri;              /* "sqlite:PATH" or "postgresql://..." */

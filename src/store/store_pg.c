@@ -27,6 +27,7 @@
 #include "store_pg.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <math.h>
@@ -655,11 +656,18 @@ static void req_free(pg_req *req) {
     free(req);
 }
 
+/* store_result_release of a kept result: |res| is the request's own. */
+static void req_release(store_result *res) {
+    req_free((pg_req *)((char *)res - offsetof(pg_req, res)));
+}
+
 /* Calls the callback and frees the request: the result's memory lives
- * exactly as long as the callback. */
+ * as long as the callback, or until released when the callback kept it. */
 static void req_complete(pg_req *req) {
+    req->res.release_ = req_release;
     req->cb(&req->res, req->arg);
-    req_free(req);
+    if (!req->res.kept_)
+        req_free(req);
 }
 
 static void req_set_status(pg_req *req, int status, const char *msg) {

@@ -18,6 +18,7 @@
 #include "store_sqlite.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -28,6 +29,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "sqlite_days.h"
 #include "store_backend.h"
 
 enum {
@@ -130,8 +132,9 @@ enum stmt_id {
     ST_EV_LIST_KIND,
     ST_REVISIONS_ALL,
     ST_NEWEST_TS,
+    ST_DAY_REBUILD,
     ST_NEXT_METRIC,
-    ST_OBS_WINDOW,
+    ST_DAYS_WINDOW,
     ST_EV_WINDOW,
     ST_COUNT
 };
@@ -226,15 +229,24 @@ static const char *const stmt_sql[ST_COUNT] = {
                          " WHERE object_id = ?1 ORDER BY revision",
     /* One seek to the end of the object's range of observations_by_time. */
     [ST_NEWEST_TS] = "SELECT max(ts) FROM observations WHERE object_id = ?1",
+    /* Ingest: the block of day ?3 (its readings ?4 <= ts <= ?5) from
+     * the rows, one range of the primary key. Only days holding a row
+     * the batch changed are rebuilt, so the aggregate never sees zero
+     * rows (its NULL would fail the NOT NULL: a bug, loudly). */
+    [ST_DAY_REBUILD] = "INSERT OR REPLACE INTO observation_days"
+                       " (object_id, metric, day, readings)"
+                       " SELECT ?1, ?2, ?3, objectd_pack_readings(ts, value)"
+                       " FROM observations WHERE object_id = ?1 AND metric = ?2"
+                       " AND ts >= ?4 AND ts <= ?5",
     /* The object's metrics one seek each, then each metric's window as
-     * one range of the primary key: the cost is the window, whatever the
-     * history outside it. */
-    [ST_NEXT_METRIC] = "SELECT metric FROM observations"
+     * one range of the day blocks' primary key: the cost is the window,
+     * whatever the history outside it. */
+    [ST_NEXT_METRIC] = "SELECT metric FROM observation_days"
                        " WHERE object_id = ?1 AND metric > ?2"
                        " ORDER BY metric LIMIT 1",
-    [ST_OBS_WINDOW] = "SELECT ts, value FROM observations"
-                      " WHERE object_id = ?1 AND metric = ?2"
-                      " AND ts >= ?3 AND ts <= ?4 ORDER BY ts",
+    [ST_DAYS_WINDOW] = "SELECT readings FROM observation_days"
+                       " WHERE object_id = ?1 AND metric = ?2"
+                       " AND day >= ?3 AND day <= ?4 ORDER BY day",
     [ST_EV_WINDOW] = "SELECT ts, kind, severity, message, data FROM events"
                      " WHERE object_id = ?1 AND ts >= ?2 AND ts <= ?3"
                      " ORDER BY ts, kind",
@@ -504,6 +516,8 @@ static int conn_open(conn *c, const sqlite_store *s, int reader, char *err,
     if (rc != SQLITE_OK)
         goto out;
     sqlite3_extended_result_codes(c->db, 1);
+    if ((rc = sqlite_days_register(c->db)) != SQLITE_OK)
+        goto out;
     rc = sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
     if (rc != SQLITE_OK)
         goto out;
@@ -608,16 +622,25 @@ static store_object *row_add(req *r) {
     return o;
 }
 
+/* Room for |extra| more observations; SQLITE_OK or SQLITE_NOMEM. */
+static int obs_reserve(req *r, size_t extra) {
+    if (r->obs_cap - r->res.nobs >= extra)
+        return SQLITE_OK;
+    size_t cap = r->obs_cap ? r->obs_cap * 2 : 256;
+    while (cap - r->res.nobs < extra)
+        cap *= 2;
+    store_observation *o = realloc(r->res.obs, cap * sizeof *o);
+    if (o == NULL)
+        return SQLITE_NOMEM;
+    r->res.obs = o;
+    r->obs_cap = cap;
+    return SQLITE_OK;
+}
+
 /* A new observation / event at the end of the result, or NULL. */
 static store_observation *obs_add(req *r) {
-    if (r->res.nobs == r->obs_cap) {
-        size_t cap = r->obs_cap ? r->obs_cap * 2 : 256;
-        store_observation *o = realloc(r->res.obs, cap * sizeof *o);
-        if (o == NULL)
-            return NULL;
-        r->res.obs = o;
-        r->obs_cap = cap;
-    }
+    if (obs_reserve(r, 1) != SQLITE_OK)
+        return NULL;
     return &r->res.obs[r->res.nobs++];
 }
 
@@ -1091,6 +1114,8 @@ static uint64_t key_hash(batch_key k) {
  * unchanged, as on PostgreSQL (whose ON CONFLICT cannot touch a row twice
  * in one statement, so it deduplicates the same way). An open-addressing
  * table of row indexes, at most half full. */
+enum { KEEP_SKIP = 0, KEEP_WRITE = 1, KEEP_CHANGED = 2 /* set by the write */ };
+
 static int last_of_keys(const req *r, batch_key_fn key, unsigned char **keep) {
     size_t cap = 16;
     while (cap < 2 * r->n)
@@ -1113,7 +1138,7 @@ static int last_of_keys(const req *r, batch_key_fn key, unsigned char **keep) {
             }
         }
         slot[j] = (uint32_t)(i + 1);
-        k[i] = 1;
+        k[i] = KEEP_WRITE;
     }
     free(slot);
     *keep = k;
@@ -1183,7 +1208,7 @@ static int step_reset(sqlite3_stmt *st) {
  * the progress handler, so the loop checks the clock itself. */
 static int ingest_rows(req *r, conn *c, enum stmt_id ins_id,
                        enum stmt_id upd_id, bind_row_fn bind,
-                       const unsigned char *keep) {
+                       unsigned char *keep) {
     sqlite3_stmt *ins = NULL, *upd = NULL;
     int rc;
     if ((ins = stmt_get(c, ins_id, &rc)) == NULL ||
@@ -1205,20 +1230,83 @@ static int ingest_rows(req *r, conn *c, enum stmt_id ins_id,
             goto out;
         if (sqlite3_changes(c->db) > 0) {
             r->res.inserted++;
+            keep[i] = KEEP_CHANGED;
             continue;
         }
         if ((rc = bind(upd, r, i)) != SQLITE_OK ||
             (rc = step_reset(upd)) != SQLITE_OK)
             goto out;
-        if (sqlite3_changes(c->db) > 0)
+        if (sqlite3_changes(c->db) > 0) {
             r->res.replaced++;
-        else
+            keep[i] = KEEP_CHANGED;
+        } else
             r->res.unchanged++;
     }
     rc = SQLITE_OK;
 out:
     stmt_done(c, ins);
     stmt_done(c, upd);
+    return rc;
+}
+
+/* The day blocks of the observations an ingest changed (rows flagged
+ * KEEP_CHANGED), each rebuilt once from the rows: a batch of one metric's
+ * day touches one block, a late reading or a replaced value its own day
+ * only. Sorting the changed rows by (metric, day) makes the repeats
+ * adjacent. */
+typedef struct day_key {
+    const char *metric;
+    int64_t day;
+} day_key;
+
+static int by_metric_day(const void *a, const void *b) {
+    const day_key *x = a, *y = b;
+    int c = strcmp(x->metric, y->metric);
+    if (c != 0)
+        return c;
+    return (x->day > y->day) - (x->day < y->day);
+}
+
+static int rebuild_days(req *r, conn *c, const unsigned char *keep) {
+    size_t n = 0;
+    for (size_t i = 0; i < r->n; i++)
+        n += keep[i] == KEEP_CHANGED;
+    if (n == 0)
+        return SQLITE_OK;
+    day_key *k = malloc(n * sizeof *k);
+    if (k == NULL)
+        return SQLITE_NOMEM;
+    n = 0;
+    for (size_t i = 0; i < r->n; i++)
+        if (keep[i] == KEEP_CHANGED)
+            k[n++] =
+                (day_key){r->in_obs[i].metric, sqlite_days_of(r->in_obs[i].ts)};
+    qsort(k, n, sizeof *k, by_metric_day);
+    sqlite3_stmt *st = NULL;
+    int rc;
+    if ((st = stmt_get(c, ST_DAY_REBUILD, &rc)) == NULL ||
+        (rc = sqlite3_bind_int64(st, 1, r->id)) != SQLITE_OK)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && by_metric_day(&k[i - 1], &k[i]) == 0)
+            continue;
+        int64_t lo = sqlite_days_start(k[i].day);
+        /* The day's last microsecond, clamped where the next day's start
+         * would not fit. */
+        int64_t hi = lo > INT64_MAX - (SQLITE_DAYS_US - 1)
+                         ? INT64_MAX
+                         : lo + (SQLITE_DAYS_US - 1);
+        if ((rc = bind_text(st, 2, k[i].metric)) != SQLITE_OK ||
+            (rc = sqlite3_bind_int64(st, 3, k[i].day)) != SQLITE_OK ||
+            (rc = sqlite3_bind_int64(st, 4, lo)) != SQLITE_OK ||
+            (rc = sqlite3_bind_int64(st, 5, hi)) != SQLITE_OK ||
+            (rc = step_reset(st)) != SQLITE_OK)
+            goto out;
+    }
+    rc = SQLITE_OK;
+out:
+    stmt_done(c, st);
+    free(k);
     return rc;
 }
 
@@ -1247,8 +1335,12 @@ out:
     return rc;
 }
 
+/* What an ingest maintains beyond the rows, in the same transaction
+ * (NULL: nothing). */
+typedef int (*after_rows_fn)(req *r, conn *c, const unsigned char *keep);
+
 static void do_ingest(req *r, batch_key_fn key, enum stmt_id ins,
-                      enum stmt_id upd, bind_row_fn bind) {
+                      enum stmt_id upd, bind_row_fn bind, after_rows_fn after) {
     sqlite_store *s = r->s;
     conn *c = &s->writer;
     unsigned char *keep = NULL;
@@ -1268,6 +1360,7 @@ static void do_ingest(req *r, batch_key_fn key, enum stmt_id ins,
         goto out;
     }
     if ((rc = ingest_rows(r, c, ins, upd, bind, keep)) != SQLITE_OK ||
+        (after != NULL && (rc = after(r, c, keep)) != SQLITE_OK) ||
         (rc = ingest_commit(r, c, seq)) != SQLITE_OK)
         goto out;
 out:
@@ -1379,47 +1472,74 @@ out:
 
 /* Appends the observations with from <= ts <= to, ordered by (metric,
  * ts): for each metric of the object (found by one seek past the one
- * before), its window as one range of the primary key. Every row of a
- * metric points at one copy of its name. */
+ * before), the day blocks covering the window as one range of their
+ * primary key, unpacked. Every row of a metric points at one copy of its
+ * name. */
+typedef struct obs_sink {
+    req *r;
+    const char *metric;
+} obs_sink;
+
+static int obs_append(void *arg, int64_t ts, double value) {
+    obs_sink *k = arg;
+    store_observation *o = obs_add(k->r);
+    if (o == NULL)
+        return SQLITE_NOMEM;
+    o->metric = k->metric;
+    o->ts = ts;
+    o->value = value;
+    return SQLITE_OK;
+}
+
+/* The readings the last analysis load on this pool thread returned: the
+ * next is usually alike, so the array starts at that size instead of
+ * growing by doubling (each growth a copy, and fresh pages to fault). */
+static _Thread_local size_t last_window_obs;
+
 static int load_window_obs(req *r, conn *c, int64_t from, int64_t to) {
     sqlite3_stmt *next = NULL, *win = NULL;
-    const char *metric = "";
-    int rc;
+    obs_sink sink = {r, ""};
+    int rc = obs_reserve(r, last_window_obs);
+    if (rc != SQLITE_OK)
+        return rc;
     if ((next = stmt_get(c, ST_NEXT_METRIC, &rc)) == NULL ||
-        (win = stmt_get(c, ST_OBS_WINDOW, &rc)) == NULL ||
+        (win = stmt_get(c, ST_DAYS_WINDOW, &rc)) == NULL ||
         (rc = sqlite3_bind_int64(next, 1, r->id)) != SQLITE_OK ||
         (rc = sqlite3_bind_int64(win, 1, r->id)) != SQLITE_OK ||
-        (rc = sqlite3_bind_int64(win, 3, from)) != SQLITE_OK ||
-        (rc = sqlite3_bind_int64(win, 4, to)) != SQLITE_OK)
+        (rc = sqlite3_bind_int64(win, 3, sqlite_days_of(from))) != SQLITE_OK ||
+        (rc = sqlite3_bind_int64(win, 4, sqlite_days_of(to))) != SQLITE_OK)
         goto out;
     /* Bindings survive sqlite3_reset: only the metric changes. */
     for (;;) {
-        if ((rc = bind_text(next, 2, metric)) != SQLITE_OK)
+        if ((rc = bind_text(next, 2, sink.metric)) != SQLITE_OK)
             goto out;
         rc = sqlite3_step(next);
         if (rc == SQLITE_DONE)
             break;
         if (rc != SQLITE_ROW ||
-            (rc = column_intern(r, next, 0, &metric)) != SQLITE_OK)
+            (rc = column_intern(r, next, 0, &sink.metric)) != SQLITE_OK)
             goto out;
         sqlite3_reset(next);
-        if ((rc = bind_text(win, 2, metric)) != SQLITE_OK)
+        if ((rc = bind_text(win, 2, sink.metric)) != SQLITE_OK)
             goto out;
         while ((rc = sqlite3_step(win)) == SQLITE_ROW) {
-            store_observation *o = obs_add(r);
-            if (o == NULL) {
+            const void *blob = sqlite3_column_blob(win, 0);
+            size_t len = (size_t)sqlite3_column_bytes(win, 0);
+            if (blob == NULL && len > 0) {
                 rc = SQLITE_NOMEM;
                 goto out;
             }
-            o->metric = metric;
-            o->ts = sqlite3_column_int64(win, 0);
-            o->value = sqlite3_column_double(win, 1);
+            if ((rc = obs_reserve(r, len / SQLITE_DAYS_RECORD)) != SQLITE_OK ||
+                (rc = sqlite_days_decode(blob, len, from, to, obs_append,
+                                         &sink)) != SQLITE_OK)
+                goto out;
         }
         if (rc != SQLITE_DONE)
             goto out;
         sqlite3_reset(win);
     }
     rc = SQLITE_OK;
+    last_window_obs = r->res.nobs;
 out:
     stmt_done(c, next);
     stmt_done(c, win);
@@ -1579,10 +1699,11 @@ static void work_cb(uv_work_t *work) {
         do_revisions(r);
         break;
     case OP_OBS_PUT:
-        do_ingest(r, obs_key, ST_OBS_INSERT, ST_OBS_UPDATE, bind_obs);
+        do_ingest(r, obs_key, ST_OBS_INSERT, ST_OBS_UPDATE, bind_obs,
+                  rebuild_days);
         break;
     case OP_EV_PUT:
-        do_ingest(r, ev_key, ST_EV_INSERT, ST_EV_UPDATE, bind_ev);
+        do_ingest(r, ev_key, ST_EV_INSERT, ST_EV_UPDATE, bind_ev, NULL);
         break;
     case OP_OBS_LIST:
         do_series_list(r, 0);
@@ -1599,6 +1720,12 @@ static void work_cb(uv_work_t *work) {
     }
 }
 
+/* store_result_release of a kept result: |res| is the request's own. */
+static void req_release(store_result *res) {
+    req *r = (req *)((char *)res - offsetof(req, res));
+    req_free(r);
+}
+
 static void after_work_cb(uv_work_t *work, int status) {
     req *r = work->data;
     if (status != 0) { /* UV_ECANCELED: the work never ran */
@@ -1606,8 +1733,10 @@ static void after_work_cb(uv_work_t *work, int status) {
         r->res.message = "cancelled";
         res_clear_data(&r->res);
     }
+    r->res.release_ = req_release;
     r->cb(&r->res, r->arg);
-    req_free(r);
+    if (!r->res.kept_)
+        req_free(r);
 }
 
 static req *req_new(void *loop_impl, enum op op, store_cb cb, void *arg) {
@@ -2070,7 +2199,7 @@ static int explain(const char *path, enum stmt_id id, char *out,
     out[0] = '\0';
     snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s", stmt_sql[id]);
     rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-    if (rc != SQLITE_OK ||
+    if (rc != SQLITE_OK || (rc = sqlite_days_register(db)) != SQLITE_OK ||
         (rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL)) != SQLITE_OK)
         goto out;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -2115,7 +2244,8 @@ int store_sqlite_explain(const char *path, const char *name, char *out,
         {"events_update", ST_EV_UPDATE},
         {"newest_ts", ST_NEWEST_TS},
         {"next_metric", ST_NEXT_METRIC},
-        {"observations_window", ST_OBS_WINDOW},
+        {"days_window", ST_DAYS_WINDOW},
+        {"day_rebuild", ST_DAY_REBUILD},
         {"events_window", ST_EV_WINDOW},
         {"revisions_all", ST_REVISIONS_ALL},
         {"version", ST_VERSION},

@@ -1576,9 +1576,12 @@ static void test_series_lists(void) {
                       "SEARCH observations USING COVERING INDEX "
                       "observations_by_time (object_id=?)");
     check_series_plan(e.path, "next_metric",
-                      "SEARCH observations USING PRIMARY KEY (object_id=? "
+                      "SEARCH observation_days USING PRIMARY KEY (object_id=? "
                       "AND metric>?)");
-    check_series_plan(e.path, "observations_window",
+    check_series_plan(e.path, "days_window",
+                      "SEARCH observation_days USING PRIMARY KEY (object_id=? "
+                      "AND metric=? AND day>? AND day<?)");
+    check_series_plan(e.path, "day_rebuild",
                       "SEARCH observations USING PRIMARY KEY (object_id=? "
                       "AND metric=? AND ts>? AND ts<?)");
     check_series_plan(e.path, "events_window",
@@ -1752,6 +1755,182 @@ static void test_analysis_load(void) {
     CHECK_EQ_INT(r.nrows + r.nobs + r.nevents, 0);
     env_close(&e);
     result_clear(&r);
+}
+
+/* ---- day blocks ------------------------------------------------------ */
+
+/* The analysis reads day blocks, ingest maintains them: whatever order,
+ * lateness, repetition and replacement the batches bring, the readings
+ * store_analysis_load returns must be exactly the rows the raw list
+ * returns. Checked against the list (the observations table itself),
+ * over days on both sides of the epoch and a window cutting days in
+ * two. */
+static int cmp_ob(const void *pa, const void *pb) {
+    const ob *a = pa, *b = pb;
+    int c = strcmp(a->metric, b->metric);
+    if (c != 0)
+        return c;
+    return (a->ts > b->ts) - (a->ts < b->ts);
+}
+
+/* Every reading of |id| with from <= ts <= to through the raw list,
+ * sorted by (metric, ts) as the analysis orders them. */
+static void raw_window(env *e, int64_t id, int64_t from, int64_t to,
+                       result *out) {
+    store_series_query q = {.id = id, .from = from, .to = to, .limit = 1000};
+    result page = {0};
+    char key[80];
+    result_clear(out);
+    out->obs = calloc(4096, sizeof *out->obs);
+    for (;;) {
+        FINISH(e, &page, store_observations_list(e->sl, &q, on_result, &page));
+        for (size_t i = 0; i < page.nobs && out->nobs < 4096; i++) {
+            out->obs[out->nobs] = page.obs[i];
+            out->obs[out->nobs++].metric = strdup(page.obs[i].metric);
+        }
+        if (!page.has_more || page.nobs == 0)
+            break;
+        const ob *last = &page.obs[page.nobs - 1];
+        q.has_cursor = 1;
+        q.cursor_ts = last->ts;
+        snprintf(key, sizeof key, "%s", last->metric);
+        q.cursor_key = key;
+    }
+    result_clear(&page);
+    qsort(out->obs, out->nobs, sizeof *out->obs, cmp_ob);
+}
+
+static int same_readings(const result *a, const result *b) {
+    if (a->nobs != b->nobs) {
+        fprintf(stderr, "readings: %zu != %zu\n", a->nobs, b->nobs);
+        return 0;
+    }
+    for (size_t i = 0; i < a->nobs; i++)
+        if (strcmp(a->obs[i].metric, b->obs[i].metric) != 0 ||
+            a->obs[i].ts != b->obs[i].ts ||
+            memcmp(&a->obs[i].value, &b->obs[i].value, sizeof(double)) != 0) {
+            fprintf(stderr,
+                    "reading %zu: %s %" PRId64 " %.17g != %s %" PRId64
+                    " %.17g\n",
+                    i, a->obs[i].metric, a->obs[i].ts, a->obs[i].value,
+                    b->obs[i].metric, b->obs[i].ts, b->obs[i].value);
+            return 0;
+        }
+    return 1;
+}
+
+static void check_windows(env *e, int64_t id, const int64_t (*w)[2],
+                          size_t nw) {
+    result got = {0}, want = {0};
+    for (size_t i = 0; i < nw; i++) {
+        do_analysis(e, id, w[i][0], w[i][1], &got);
+        CHECK_EQ_INT(got.status, STORE_OK);
+        raw_window(e, id, w[i][0], w[i][1], &want);
+        CHECK(same_readings(&got, &want));
+    }
+    result_clear(&got);
+    result_clear(&want);
+}
+
+static void test_day_blocks(void) {
+    env e;
+    result r = {0};
+    if (env_open(&e, "days.db", 0, 1) != 0) {
+        CHECK(0);
+        return;
+    }
+    do_create(&e, 0, "sensor", "days", "{}", "t", &r);
+    int64_t id = r.rows[0].id;
+    /* Four days around the epoch, every 90 minutes, two metrics, written
+     * newest day first, in batches that end mid-day. */
+    static store_observation o[256];
+    size_t n = 0;
+    for (int d = 1; d >= -2; d--)
+        for (int k = 0; k < 16; k++) {
+            int64_t ts = d * DAY + k * 90 * MINUTE;
+            o[n++] = (store_observation){"x", ts, d * 100.0 + k};
+            o[n++] = (store_observation){"w", ts, -(d * 100.0 + k) / 3};
+        }
+    for (size_t i = 0; i < n; i += 40)
+        do_obs_put(&e, id, o + i, n - i < 40 ? n - i : 40, &r);
+    const int64_t windows[][2] = {
+        {-2 * DAY, 2 * DAY - 1},                /* everything */
+        {-DAY + 5 * 90 * MINUTE, DAY / 2},      /* cuts two days */
+        {-1, 1},                                /* around the epoch */
+        {-2 * DAY + 1, -2 * DAY + 90 * MINUTE}, /* inside one day */
+    };
+    size_t nw = sizeof windows / sizeof windows[0];
+    check_windows(&e, id, windows, nw);
+
+    /* Late readings (between existing ones, and a new first one of a
+     * day), replacements, repeats within a batch, and unchanged rows. */
+    store_observation late[] = {
+        {"x", -DAY + 45 * MINUTE, 7.25},
+        {"x", -2 * DAY - 1, 1e300},   /* the last microsecond of day -3 */
+        {"w", 3 * 90 * MINUTE, 0.5},  /* replaces */
+        {"w", 3 * 90 * MINUTE, -0.0}, /* ... and again: the last wins */
+        {"x", DAY, 100.0},            /* unchanged */
+        {"y", 12 * 90 * MINUTE, 3.0}, /* a new metric */
+    };
+    do_obs_put(&e, id, late, sizeof late / sizeof late[0], &r);
+    CHECK_EQ_INT(r.inserted, 3);
+    CHECK_EQ_INT(r.replaced, 1);
+    CHECK_EQ_INT(r.unchanged, 2);
+    const int64_t more[][2] = {{-3 * DAY, 2 * DAY}, {-2 * DAY - 1, -2 * DAY}};
+    check_windows(&e, id, windows, nw);
+    check_windows(&e, id, more, 2);
+    result got = {0};
+    do_analysis(&e, id, -3 * DAY, 2 * DAY, &got);
+    CHECK_EQ_INT(got.nobs, n + 3);
+    result_clear(&got);
+    env_close(&e);
+    result_clear(&r);
+}
+
+/* A database written before the day blocks existed gets them from its
+ * rows when migration 3 runs. */
+static void test_day_blocks_migration(void) {
+    char path[512], err[512], uri[600];
+    snprintf(path, sizeof path, "%s/data/old.db", tmpdir);
+    sqlite3 *db = NULL;
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    int ok = 1;
+    for (int i = 0; i < 2; i++)
+        ok &= sqlite3_exec(db, store_sqlite_migrations[i].sql, NULL, NULL,
+                           NULL) == SQLITE_OK;
+    ok &= sqlite3_exec(
+              db,
+              "INSERT INTO schema_migrations VALUES (1, 0), (2, 0);"
+              "INSERT INTO objects VALUES (1, 1, 't', 'n', '{}', 0, 0, 'a',"
+              " 0, 1);"
+              "INSERT INTO revisions VALUES (1, 1, 't', 'n', '{}', 0, 'a', 0);"
+              "WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k"
+              " WHERE i < 299)"
+              " INSERT INTO observations SELECT 1, 'm' || (i % 3),"
+              " (i * 7919 % 300) * 1700000000 - 100000000000, i * 0.5"
+              " FROM k;",
+              NULL, NULL, NULL) == SQLITE_OK;
+    CHECK(ok);
+    sqlite3_close(db);
+    snprintf(uri, sizeof uri, "sqlite:%s", path);
+    store_config cfg = {.uri = uri};
+    store *s;
+    CHECK_EQ_INT(store_open(&s, &cfg, err, sizeof err), 0);
+    CHECK_EQ_INT(store_migrate(s, err, sizeof err),
+                 store_sqlite_nmigrations - 2);
+    store_close(s);
+    env e;
+    if (env_open(&e, "old.db", 0, 0) != 0) {
+        CHECK(0);
+        return;
+    }
+    const int64_t windows[][2] = {{-DAY, 6 * DAY}, {1, 2 * DAY + 17}};
+    check_windows(&e, 1, windows, 2);
+    result got = {0};
+    do_analysis(&e, 1, -2 * DAY, 6 * DAY, &got);
+    CHECK_EQ_INT(got.nobs, 300);
+    result_clear(&got);
+    env_close(&e);
 }
 
 /* Analyses racing ingest: each one reads one snapshot, so its row count
@@ -2001,6 +2180,8 @@ int main(void) {
     TEST_RUN(test_events_put);
     TEST_RUN(test_series_lists);
     TEST_RUN(test_analysis_load);
+    TEST_RUN(test_day_blocks);
+    TEST_RUN(test_day_blocks_migration);
     TEST_RUN(test_analysis_snapshot);
     TEST_RUN(test_series_speed);
     nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
