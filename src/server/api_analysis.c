@@ -85,8 +85,11 @@ static int if_none_match(exchange *ex, const char *etag) {
     return f->value_len == 1 && f->value[0] == '*';
 }
 
+/* Answers with |body|, which the exchange refers to until it calls
+ * |release|(|arg|): the analysis is not copied again on the loop. */
 static void respond(exchange *ex, const analysis_key *k, int coding,
-                    const char *body, size_t len) {
+                    const char *body, size_t len, void (*release)(void *),
+                    void *arg) {
     char etag[96];
     analysis_key sent = *k;
     sent.coding = coding;
@@ -99,10 +102,16 @@ static void respond(exchange *ex, const analysis_key *k, int coding,
         exchange_add_header(ex, "content-encoding", name, strlen(name));
     }
     if (if_none_match(ex, etag)) {
+        if (release)
+            release(arg);
         exchange_respond(ex, 304, NULL, NULL, 0);
         return;
     }
-    exchange_respond(ex, 200, "application/json", body, len);
+    exchange_respond_ref(ex, 200, "application/json", body, len, release, arg);
+}
+
+static void release_entry(void *e) {
+    analysis_cache_release(e);
 }
 
 /* ---- the thread-pool part ------------------------------------------- */
@@ -335,12 +344,20 @@ static void analysis_done(job *j) {
     else if (j->status)
         exchange_problem(ex, j->status, NULL, j->error);
     else if (j->entry) {
+        /* The job's reference to the cached body becomes the
+         * exchange's. */
         size_t len;
         int coding;
-        const char *body = analysis_entry_body(j->entry, &len, &coding);
-        respond(ex, &j->key, coding, body, len);
+        analysis_entry *e = j->entry;
+        const char *body = analysis_entry_body(e, &len, &coding);
+        j->entry = NULL;
+        respond(ex, &j->key, coding, body, len, release_entry, e);
     } else {
-        respond(ex, &j->key, j->coding, j->body.data, j->body.len);
+        /* Likewise the job's own body, when the cache is off. */
+        char *body = j->body.data;
+        size_t len = j->body.len;
+        buf_init(&j->body, 0);
+        respond(ex, &j->key, j->coding, body, len, free, body);
     }
     job_free(j);
 }

@@ -307,9 +307,9 @@ static void send_response(exchange *ex) {
     conn *c = ex->conn;
     if (handler_finished(c) != 0)
         return;
-    write_head(c, ex, (int64_t)ex->resp_body.len);
+    write_head(c, ex, (int64_t)exchange_body_len(ex));
     if (!head_only(ex))
-        buf_append(&c->out, ex->resp_body.data, ex->resp_body.len);
+        buf_append(&c->out, exchange_body(ex), exchange_body_len(ex));
     finish_request(c, ex);
 }
 

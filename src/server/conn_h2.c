@@ -147,12 +147,12 @@ static int on_send_data(nghttp2_session *ng, nghttp2_frame *frame,
     buf_append(&c->out, framehd, 9);
     if (pad > 0)
         buf_append_char(&c->out, (char)(pad - 1));
-    buf_append(&c->out, s->ex.resp_body.data + s->body_sent, length);
+    buf_append(&c->out, exchange_body(&s->ex) + s->body_sent, length);
     for (size_t i = 1; i < pad; i++)
         buf_append_char(&c->out, 0);
     s->body_sent += length;
     if (s->stream_paused &&
-        s->ex.resp_body.len - s->body_sent < H2_OUT_HIGH_WATER / 2)
+        exchange_body_len(&s->ex) - s->body_sent < H2_OUT_HIGH_WATER / 2)
         s->want_drain = 1; /* pump() calls on_drain, outside nghttp2 */
     return 0;
 }
@@ -165,7 +165,7 @@ static ssize_t read_body(nghttp2_session *ng, int32_t stream_id, uint8_t *dst,
     (void)dst;
     (void)user;
     h2_stream *s = source->ptr;
-    size_t left = s->ex.resp_body.len - s->body_sent;
+    size_t left = exchange_body_len(&s->ex) - s->body_sent;
     size_t n = left < length ? left : length;
     *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
     if (n == left)
@@ -230,8 +230,8 @@ static void send_response(exchange *ex) {
         stream_free(s);
         return;
     }
-    submit(s, (int64_t)ex->resp_body.len,
-           ex->resp_body.len > 0 ? read_body : NULL);
+    submit(s, (int64_t)exchange_body_len(ex),
+           exchange_body_len(ex) > 0 ? read_body : NULL);
     exchange_access_log(ex, s->h->c->protocol, s->id);
     pump(s->h);
 }

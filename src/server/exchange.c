@@ -122,7 +122,16 @@ const char *http_reason(int status) {
     return "";
 }
 
+static void release_ext(exchange *ex) {
+    if (ex->ext_release)
+        ex->ext_release(ex->ext_arg);
+    ex->ext_release = NULL;
+    ex->ext_body = NULL;
+    ex->ext_len = 0;
+}
+
 void exchange_reset(exchange *ex) {
+    release_ext(ex);
     buf body = ex->resp_body, text = ex->resp_header_text;
     void (*send)(exchange *) = ex->send;
     int (*stream)(exchange *, int, const char *, size_t) = ex->stream;
@@ -145,6 +154,7 @@ void exchange_reset(exchange *ex) {
 }
 
 void exchange_free(exchange *ex) {
+    release_ext(ex);
     buf_free(&ex->resp_body);
     buf_free(&ex->resp_header_text);
 }
@@ -184,6 +194,22 @@ void exchange_respond_body(exchange *ex, int status, const char *content_type) {
     ex->status = status;
     ex->content_type = content_type;
     ex->send(ex);
+}
+
+void exchange_respond_ref(exchange *ex, int status, const char *content_type,
+                          const char *body, size_t len,
+                          void (*release)(void *arg), void *arg) {
+    if (ex->responded) {
+        if (release)
+            release(arg);
+        return;
+    }
+    ex->resp_body.len = 0;
+    ex->ext_body = body;
+    ex->ext_len = len;
+    ex->ext_release = release;
+    ex->ext_arg = arg;
+    exchange_respond_body(ex, status, content_type);
 }
 
 void exchange_stream_begin(exchange *ex, int status, const char *content_type,
@@ -246,7 +272,7 @@ void exchange_access_log(const exchange *ex, const char *protocol,
         log_str(l, "http.route", ex->route->template);
     log_int(l, "http.response.status_code", ex->status);
     log_int(l, "http.response.body.bytes",
-            (int64_t)(ex->streaming ? ex->streamed : ex->resp_body.len));
+            (int64_t)(ex->streaming ? ex->streamed : exchange_body_len(ex)));
     log_str(l, "network.protocol.name", protocol);
     log_int(l, "event.duration", (int64_t)(time_mono_ns() - ex->start_ns));
     if (stream_id)

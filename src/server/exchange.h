@@ -75,6 +75,13 @@ struct exchange {
     int status;
     const char *content_type;
     buf resp_body;
+    /* Or a body the exchange only refers to (exchange_respond_ref): a
+     * cached analysis, sent without a copy; released when the exchange
+     * is reset or freed. */
+    const char *ext_body;
+    size_t ext_len;
+    void (*ext_release)(void *arg);
+    void *ext_arg;
     buf resp_header_text;
     resp_header resp_headers[EXCHANGE_MAX_RESP_HEADERS];
     size_t num_resp_headers;
@@ -112,6 +119,23 @@ void exchange_respond(exchange *ex, int status, const char *content_type,
 
 /* Responds with what the handler wrote into |ex->resp_body|. */
 void exchange_respond_body(exchange *ex, int status, const char *content_type);
+
+/* Responds with |body| without copying it: it must stay valid until the
+ * exchange calls |release|(|arg|) (on its loop thread, once, when the
+ * response is done with - also if the client has gone; |release| may be
+ * NULL). */
+void exchange_respond_ref(exchange *ex, int status, const char *content_type,
+                          const char *body, size_t len,
+                          void (*release)(void *arg), void *arg);
+
+/* The response body the protocol sends: the referred one, else
+ * |resp_body| (which streaming appends to). */
+static inline const char *exchange_body(const exchange *ex) {
+    return ex->ext_body != NULL ? ex->ext_body : ex->resp_body.data;
+}
+static inline size_t exchange_body_len(const exchange *ex) {
+    return ex->ext_body != NULL ? ex->ext_len : ex->resp_body.len;
+}
 
 /* Responds with RFC 9457 problem+json: type "about:blank" unless |type| is
  * given, the status's reason as title unless |title| is given. */
