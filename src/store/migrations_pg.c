@@ -425,11 +425,114 @@ static const char migration_4[] =
     "        p_allow_deleted, 0)\n"
     "$$;\n";
 
+/* Migration 5: day blocks, the analysis's read path (as SQLite's
+ * migration 3; docs/store.md). One row per (object, metric, UTC day)
+ * whose bytea packs the day's readings as 16-byte records - ts and value
+ * in network byte order, int8send/float8send - in ts order. Derived from
+ * observations, which stays the source of truth: objectd_observations_put
+ * now rebuilds, in its own transaction, every day block holding a row it
+ * inserted or replaced, so a block never disagrees with the rows. The
+ * blocks of existing readings are built here. */
+static const char migration_5[] =
+    "CREATE FUNCTION objectd_utc_day(p_ts bigint) RETURNS bigint\n"
+    "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$\n"
+    "    SELECT CASE WHEN p_ts >= 0 THEN p_ts / 86400000000\n"
+    "        ELSE -((-(p_ts + 1)) / 86400000000) - 1 END\n"
+    "$$;\n"
+    "\n"
+    "CREATE TABLE observation_days (\n"
+    "    object_id bigint NOT NULL REFERENCES objects (id),\n"
+    "    metric text COLLATE \"C\" NOT NULL,\n"
+    "    day bigint NOT NULL,\n"
+    "    readings bytea NOT NULL,\n"
+    "    PRIMARY KEY (object_id, metric, day)\n"
+    ");\n"
+    "\n"
+    "INSERT INTO observation_days (object_id, metric, day, readings)\n"
+    "SELECT object_id, metric, objectd_utc_day(ts),\n"
+    "    string_agg(int8send(ts) || float8send(value), ''::bytea\n"
+    "        ORDER BY ts)\n"
+    "FROM observations GROUP BY 1, 2, 3;\n"
+    "\n"
+    /* The blocks of the given (metric, day) pairs, from the rows. The
+     * first and last days of the bigint range are clamped to it. */
+    "CREATE FUNCTION objectd_rebuild_days(p_id bigint, p_metrics text[],\n"
+    "    p_days bigint[])\n"
+    "RETURNS void LANGUAGE sql AS $$\n"
+    "    INSERT INTO observation_days AS d (object_id, metric, day, readings)\n"
+    "    SELECT p_id, k.metric, k.day,\n"
+    "        (SELECT string_agg(int8send(o.ts) || float8send(o.value),\n"
+    "                ''::bytea ORDER BY o.ts)\n"
+    "         FROM observations o\n"
+    "         WHERE o.object_id = p_id AND o.metric = k.metric\n"
+    "           AND o.ts >= CASE WHEN k.day <= -106751992\n"
+    "               THEN -9223372036854775808 ELSE k.day * 86400000000 END\n"
+    "           AND o.ts <= CASE WHEN k.day >= 106751991\n"
+    "               THEN 9223372036854775807\n"
+    "               ELSE (k.day + 1) * 86400000000 - 1 END)\n"
+    "    FROM (SELECT DISTINCT m COLLATE \"C\" AS metric, dy AS day\n"
+    "          FROM unnest(p_metrics, p_days) AS x (m, dy)) k\n"
+    "    ON CONFLICT (object_id, metric, day)\n"
+    "    DO UPDATE SET readings = EXCLUDED.readings\n"
+    "$$;\n"
+    "\n"
+    "CREATE OR REPLACE FUNCTION objectd_observations_put(p_id bigint,\n"
+    "    p_metrics text[], p_ts bigint[], p_values double precision[])\n"
+    "RETURNS TABLE (r_status int, r_inserted bigint, r_replaced bigint,\n"
+    "    r_unchanged bigint, r_change_seq bigint)\n"
+    "LANGUAGE plpgsql AS $$\n"
+    "DECLARE\n"
+    "    v_deleted boolean;\n"
+    "    v_metrics text[];\n"
+    "    v_days bigint[];\n"
+    "BEGIN\n"
+    "    SELECT deleted, change_seq INTO v_deleted, r_change_seq\n"
+    "    FROM objects WHERE id = p_id FOR UPDATE;\n"
+    "    IF NOT FOUND OR v_deleted THEN\n"
+    "        r_status := 1;\n"
+    "        r_change_seq := NULL;\n"
+    "        RETURN NEXT;\n"
+    "        RETURN;\n"
+    "    END IF;\n"
+    "    WITH batch AS (\n"
+    "        SELECT DISTINCT ON (u.metric, u.ts) u.metric, u.ts, u.value\n"
+    "        FROM (SELECT m COLLATE \"C\" AS metric, t AS ts, v AS value, i\n"
+    "              FROM unnest(p_metrics, p_ts, p_values)\n"
+    "                  WITH ORDINALITY AS x (m, t, v, i)) u\n"
+    "        ORDER BY u.metric, u.ts, u.i DESC\n"
+    "    ), written AS (\n"
+    "        INSERT INTO observations AS o (object_id, metric, ts, value)\n"
+    "        SELECT p_id, b.metric, b.ts, b.value FROM batch b\n"
+    "        ON CONFLICT (object_id, metric, ts)\n"
+    "        DO UPDATE SET value = EXCLUDED.value\n"
+    "        WHERE o.value IS DISTINCT FROM EXCLUDED.value\n"
+    "        RETURNING o.xmax = 0 AS fresh, o.metric,\n"
+    "            objectd_utc_day(o.ts) AS day\n"
+    "    ), days AS (\n"
+    "        SELECT DISTINCT metric, day FROM written\n"
+    "    )\n"
+    "    SELECT (SELECT count(*) FILTER (WHERE fresh) FROM written),\n"
+    "        (SELECT count(*) FILTER (WHERE NOT fresh) FROM written),\n"
+    "        (SELECT array_agg(metric) FROM days),\n"
+    "        (SELECT array_agg(day) FROM days)\n"
+    "    INTO r_inserted, r_replaced, v_metrics, v_days;\n"
+    "    r_unchanged := cardinality(p_ts) - r_inserted - r_replaced;\n"
+    "    IF r_inserted + r_replaced > 0 THEN\n"
+    "        PERFORM objectd_rebuild_days(p_id, v_metrics, v_days);\n"
+    "        UPDATE objects SET change_seq = change_seq + 1 WHERE id = p_id\n"
+    "        RETURNING change_seq INTO r_change_seq;\n"
+    "    END IF;\n"
+    "    r_status := 0;\n"
+    "    RETURN NEXT;\n"
+    "END\n"
+    "$$;\n";
+
 const store_pg_migration store_pg_migrations[] = {
     {1, "objects and revisions", migration_1},
     {2, "write functions", migration_2},
     {3, "observations and events", migration_3},
     {4, "revision times", migration_4},
+    {5, "day blocks", migration_5},
 };
 
 const int store_pg_nmigrations =

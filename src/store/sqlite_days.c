@@ -14,8 +14,15 @@ int64_t sqlite_days_of(int64_t ts) {
     return (ts % SQLITE_DAYS_US < 0) ? d - 1 : d;
 }
 
+/* The first and last days of the int64 range are cut short by it. */
 int64_t sqlite_days_start(int64_t day) {
-    return day * SQLITE_DAYS_US;
+    return day <= INT64_MIN / SQLITE_DAYS_US - 1 ? INT64_MIN
+                                                 : day * SQLITE_DAYS_US;
+}
+
+int64_t sqlite_days_last(int64_t day) {
+    return day >= INT64_MAX / SQLITE_DAYS_US ? INT64_MAX
+                                             : (day + 1) * SQLITE_DAYS_US - 1;
 }
 
 static void put_le64(unsigned char *p, uint64_t v) {

@@ -25,9 +25,10 @@
 #define SQLITE_DAYS_RECORD 16
 
 /* The UTC day number of |ts| (microseconds since the epoch), and the
- * first microsecond of day |day|. */
+ * first and last microseconds of day |day| (within the int64 range). */
 int64_t sqlite_days_of(int64_t ts);
 int64_t sqlite_days_start(int64_t day);
+int64_t sqlite_days_last(int64_t day);
 
 /* Registers the SQL functions the schema and ingest use on |db|:
  * objectd_utc_day(ts) and the aggregate objectd_pack_readings(ts, value),

@@ -135,26 +135,27 @@ enum stmt_id {
 
 /* The analysis snapshot is one statement, hence one snapshot: the head
  * with the window it implies, every revision, one row per metric carrying
- * that metric's readings in the window as two arrays, and the window's
- * events. Columns: k (0 head, 1 revision, 2 metric, 3 event), n1..n9
- * bigint, t1..t4 text, a_ts bigint[], a_value float8[] (analysis_copy).
+ * that metric's day blocks covering the window (migration 5) concatenated
+ * into one bytea, and the window's events. Columns: k (0 head, 1
+ * revision, 2 metric, 3 event), n1..n9 bigint, t1..t4 text, readings
+ * bytea (analysis_copy, which drops the readings of the first and last
+ * days that fall outside the window).
  *
- * The readings are read metric by metric: a loose index scan of the
- * primary key lists the object's metric names (one probe per name), then
- * each metric is one range of the key, (object, metric, from..to), already
- * in ts order. A plain GROUP BY metric made the planner walk
- * observations_by_time and sort (it cannot estimate the window's size in
- * a generic plan), and ORDER BY inside array_agg sorts every group again:
- * twice the time. array_agg keeps its input's order in practice, and the
- * two arrays of a metric are built from the same rows so they always pair
- * up; analysis_copy checks the order anyway and sorts if it ever is not.
- * Row order is not relied on either. */
+ * The readings are read metric by metric: a loose index scan of the day
+ * blocks' primary key lists the object's metric names (one probe per
+ * name), then each metric is one range of the key, (object, metric,
+ * day(from)..day(to)): 30 rows for a month, instead of the 1,440 readings
+ * the statement aggregated into two arrays before the blocks existed. A
+ * plain GROUP BY metric made the planner walk the key and sort (it cannot
+ * estimate the window's size in a generic plan). string_agg keeps its
+ * ORDER BY day; analysis_copy still checks each metric's readings are in
+ * ts order and sorts if they ever are not. Row order is not relied on. */
 #define ANALYSIS_SQL                                                           \
     "WITH RECURSIVE m AS ("                                                    \
-    " SELECT (SELECT min(metric) FROM observations"                            \
+    " SELECT (SELECT min(metric) FROM observation_days"                        \
     " WHERE object_id = $1::bigint) AS metric"                                 \
     " UNION ALL"                                                               \
-    " SELECT (SELECT min(o.metric) FROM observations o"                        \
+    " SELECT (SELECT min(o.metric) FROM observation_days o"                    \
     " WHERE o.object_id = $1::bigint AND o.metric > m.metric)"                 \
     " FROM m WHERE m.metric IS NOT NULL"                                       \
     "), h AS MATERIALIZED ("                                                   \
@@ -170,25 +171,25 @@ enum stmt_id {
     ") "                                                                       \
     "SELECT 0 AS k, id, revision, created_at, updated_at, change_seq,"         \
     " deleted::int::bigint, wfrom, wto, coalesce(newest, 0),"                  \
-    " type, name, attributes, updated_by, NULL::bigint[], NULL::float8[]"      \
+    " type, name, attributes, updated_by, NULL::bytea"                         \
     " FROM w "                                                                 \
     "UNION ALL "                                                               \
     "SELECT 1, r.object_id, r.revision, w.created_at, r.updated_at,"           \
     " w.change_seq, r.deleted::int::bigint, NULL, NULL, NULL,"                 \
-    " r.type, r.name, r.attributes, r.author, NULL, NULL"                      \
+    " r.type, r.name, r.attributes, r.author, NULL"                            \
     " FROM w JOIN revisions r ON r.object_id = w.id "                          \
     "UNION ALL "                                                               \
     "SELECT 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"          \
-    " m.metric, NULL, NULL, NULL, s.ts, s.vals"                                \
-    " FROM m, LATERAL (SELECT array_agg(x.ts) AS ts,"                          \
-    " array_agg(x.value) AS vals FROM (SELECT ts, value FROM observations"     \
-    " WHERE object_id = $1::bigint AND metric = m.metric"                      \
-    " AND ts >= (SELECT wfrom FROM w) AND ts <= (SELECT wto FROM w)"           \
-    " ORDER BY ts) x) s"                                                       \
-    " WHERE m.metric IS NOT NULL AND s.ts IS NOT NULL "                        \
+    " m.metric, NULL, NULL, NULL, s.readings"                                  \
+    " FROM m, LATERAL (SELECT string_agg(d.readings, ''::bytea"                \
+    " ORDER BY d.day) AS readings FROM observation_days d"                     \
+    " WHERE d.object_id = $1::bigint AND d.metric = m.metric"                  \
+    " AND d.day >= objectd_utc_day((SELECT wfrom FROM w))"                     \
+    " AND d.day <= objectd_utc_day((SELECT wto FROM w))) s"                    \
+    " WHERE m.metric IS NOT NULL AND s.readings IS NOT NULL "                  \
     "UNION ALL "                                                               \
     "SELECT 3, e.ts, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"          \
-    " e.kind, e.severity, e.message, e.data, NULL, NULL FROM events e"         \
+    " e.kind, e.severity, e.message, e.data, NULL FROM events e"               \
     " WHERE e.object_id = $1::bigint AND e.ts >= (SELECT wfrom FROM w)"        \
     " AND e.ts <= (SELECT wto FROM w)"
 
@@ -920,31 +921,6 @@ static int bin_f64(const PGresult *r, int row, int col, double *out) {
     return 0;
 }
 
-/* A one-dimensional binary array of non-NULL 8-byte elements of type
- * |oid|: sets |*n| and returns its first element (each is a 4-byte length,
- * 8, then the value: a stride of 12), or NULL if it is anything else. */
-static const char *bin_array8(const PGresult *r, int row, int col, uint32_t oid,
-                              size_t *n) {
-    if (PQgetisnull(r, row, col))
-        return NULL;
-    const char *p = PQgetvalue(r, row, col);
-    size_t len = (size_t)PQgetlength(r, row, col);
-    if (len < 12)
-        return NULL;
-    if (be32(p) == 0) { /* empty: no dimensions */
-        *n = 0;
-        return p + 12;
-    }
-    if (len < ARRAY_HEADER || be32(p) != 1 || be32(p + 4) != 0 ||
-        be32(p + 8) != oid)
-        return NULL;
-    size_t count = be32(p + 12);
-    if (len != ARRAY_HEADER + 12 * count)
-        return NULL;
-    *n = count;
-    return p + ARRAY_HEADER;
-}
-
 /* Copies |n| bytes and a NUL to |*strs|, advancing it. */
 static const char *str_put(char **strs, const char *src, size_t n) {
     char *out = *strs;
@@ -1089,12 +1065,25 @@ enum {
     A_WINDOW_FROM = 7,
     A_WINDOW_TO = 8,
     A_NEWEST = 9,
-    A_T1 = 10, /* type / metric / kind, then t2..t4 */
-    A_TS = 14,
-    A_VALUES = 15,
-    A_NCOLS = 16,
+    A_T1 = 10,       /* type / metric / kind, then t2..t4 */
+    A_READINGS = 14, /* day blocks: 16-byte records, ts and value */
+    A_NCOLS = 15,
 };
 enum { AK_HEAD = 0, AK_REVISION = 1, AK_METRIC = 2, AK_EVENT = 3 };
+
+/* A metric's day blocks (binary bytea): sets |*n| to its records and
+ * returns the first, or NULL when it is not a whole number of records. */
+enum { DAY_RECORD = 16 }; /* ts, value: 8 bytes each, network order */
+
+static const char *readings_of(const PGresult *r, int row, size_t *n) {
+    if (PQgetisnull(r, row, A_READINGS))
+        return NULL;
+    size_t len = (size_t)PQgetlength(r, row, A_READINGS);
+    if (len % DAY_RECORD != 0)
+        return NULL;
+    *n = len / DAY_RECORD;
+    return PQgetvalue(r, row, A_READINGS);
+}
 
 /* A head or revision row of the analysis statement. */
 static int object_fill(store_object *o, const PGresult *r, int row,
@@ -1171,7 +1160,7 @@ static int analysis_copy(pg_req *req, const PGresult *r) {
         return -1;
     for (int i = 0; i < n; i++) {
         int32_t k;
-        size_t cnt, cnt2;
+        size_t cnt;
         if (bin_i32(r, i, A_K, &k) != 0)
             return -1;
         switch (k) {
@@ -1183,12 +1172,10 @@ static int analysis_copy(pg_req *req, const PGresult *r) {
                 bytes += col_bytes(r, i, A_T1 + c);
             break;
         case AK_METRIC:
-            if (bin_array8(r, i, A_TS, OID_INT8, &cnt) == NULL ||
-                bin_array8(r, i, A_VALUES, OID_FLOAT8, &cnt2) == NULL ||
-                cnt != cnt2 || PQgetisnull(r, i, A_T1))
+            if (readings_of(r, i, &cnt) == NULL || PQgetisnull(r, i, A_T1))
                 return -1;
             nseries++;
-            nobs += cnt;
+            nobs += cnt; /* at most: the window may cut the end days */
             bytes += col_bytes(r, i, A_T1);
             break;
         case AK_EVENT:
@@ -1247,19 +1234,20 @@ static int analysis_copy(pg_req *req, const PGresult *r) {
     for (int s = 0; s < nseries; s++) {
         int row = ser[s].row;
         size_t cnt;
-        const char *ts = bin_array8(r, row, A_TS, OID_INT8, &cnt);
-        const char *vals = bin_array8(r, row, A_VALUES, OID_FLOAT8, &cnt);
+        const char *rec = readings_of(r, row, &cnt);
         const char *metric = col_put(&strs, r, row, A_T1);
         store_observation *first = &obs[io];
-        for (size_t j = 0; j < cnt; j++, ts += 12, vals += 12) {
-            if (be32(ts) != 8 || be32(vals) != 8)
-                goto bad;
+        for (size_t j = 0; j < cnt; j++, rec += DAY_RECORD) {
+            int64_t ts = (int64_t)be64(rec);
+            if (ts < req->res.window_from || ts > req->res.window_to)
+                continue;
             obs[io].metric = metric;
-            obs[io].ts = (int64_t)be64(ts + 4);
-            obs[io].value = double_of(be64(vals + 4));
+            obs[io].ts = ts;
+            obs[io].value = double_of(be64(rec + 8));
             io++;
         }
-        sort_unless_sorted(first, cnt, sizeof *first, obs_ts_cmp);
+        sort_unless_sorted(first, (size_t)(&obs[io] - first), sizeof *first,
+                           obs_ts_cmp);
     }
     sort_unless_sorted(rows + 1, nrows - 1, sizeof *rows, revision_cmp);
     sort_unless_sorted(ev, (size_t)nev, sizeof *ev, event_cmp);
@@ -1267,7 +1255,7 @@ static int analysis_copy(pg_req *req, const PGresult *r) {
     req->res.rows = rows;
     req->res.nrows = nrows;
     req->res.obs = obs;
-    req->res.nobs = nobs;
+    req->res.nobs = io;
     req->res.events = ev;
     req->res.nevents = (size_t)nev;
     return 0;

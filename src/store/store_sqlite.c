@@ -1290,12 +1290,8 @@ static int rebuild_days(req *r, conn *c, const unsigned char *keep) {
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && by_metric_day(&k[i - 1], &k[i]) == 0)
             continue;
-        int64_t lo = sqlite_days_start(k[i].day);
-        /* The day's last microsecond, clamped where the next day's start
-         * would not fit. */
-        int64_t hi = lo > INT64_MAX - (SQLITE_DAYS_US - 1)
-                         ? INT64_MAX
-                         : lo + (SQLITE_DAYS_US - 1);
+        int64_t lo = sqlite_days_start(k[i].day),
+                hi = sqlite_days_last(k[i].day);
         if ((rc = bind_text(st, 2, k[i].metric)) != SQLITE_OK ||
             (rc = sqlite3_bind_int64(st, 3, k[i].day)) != SQLITE_OK ||
             (rc = sqlite3_bind_int64(st, 4, lo)) != SQLITE_OK ||
