@@ -22,7 +22,8 @@ struct store_loop {
 
 store_result *store_result_keep(const store_result *res) {
     store_result *r = (store_result *)res; /* the backend's own memory */
-    r->kept_ = 1;
+    *r->kept_ = 1;
+    r->kept_ = NULL;
     return r;
 }
 

@@ -94,9 +94,11 @@ typedef struct store_result {
      * the object overall (0 if none). */
     int64_t window_from, window_to, newest_ts;
     /* Private to the backends, for store_result_keep: frees a kept
-     * result and the request it lives in, and whether it was kept. */
+     * result and the request it lives in; and where to say it was kept -
+     * a variable on the completing thread's stack, as the request itself
+     * may be freed by another thread as soon as the callback returns. */
     void (*release_)(struct store_result *res);
-    int kept_;
+    int *kept_;
 } store_result;
 
 typedef void (*store_cb)(const store_result *res, void *arg);

@@ -665,9 +665,11 @@ static void req_release(store_result *res) {
 /* Calls the callback and frees the request: the result's memory lives
  * as long as the callback, or until released when the callback kept it. */
 static void req_complete(pg_req *req) {
+    int kept = 0;
     req->res.release_ = req_release;
+    req->res.kept_ = &kept;
     req->cb(&req->res, req->arg);
-    if (!req->res.kept_)
+    if (!kept) /* else |req| may already be gone: not to be touched */
         req_free(req);
 }
 

@@ -1729,9 +1729,11 @@ static void after_work_cb(uv_work_t *work, int status) {
         r->res.message = "cancelled";
         res_clear_data(&r->res);
     }
+    int kept = 0;
     r->res.release_ = req_release;
+    r->res.kept_ = &kept;
     r->cb(&r->res, r->arg);
-    if (!r->res.kept_)
+    if (!kept) /* else |r| may already be gone: not to be touched */
         req_free(r);
 }
 
