@@ -24,7 +24,7 @@
 #include "api_util.h"
 #include "compress.h"
 #include "json.h"
-#include "json_canon.h"
+#include "json_path.h"
 #include "query.h"
 #include "server.h"
 #include "store.h"
@@ -433,36 +433,8 @@ typedef struct summary {
 
 static void summary_next(summary *sm);
 
-/* Finds |path| ("metrics.temperature.p99") under |root|: at each level the
- * longest run of dot-separated parts that is a key wins, so metric names
- * that contain dots still resolve. NULL if absent. */
-static json_t *resolve(json_t *root, const char *path) {
-    char parts[256];
-    snprintf(parts, sizeof parts, "%s", path);
-    const char *seg[64];
-    size_t nseg = 0;
-    for (char *save = NULL, *t = strtok_r(parts, ".", &save); t && nseg < 64;
-         t = strtok_r(NULL, ".", &save))
-        seg[nseg++] = t;
-    json_t *node = root;
-    for (size_t i = 0; i < nseg && node;) {
-        json_t *found = NULL;
-        size_t used = 0;
-        for (size_t k = nseg - i; k >= 1 && !found; k--) {
-            char key[256] = "";
-            size_t len = 0;
-            for (size_t m = 0; m < k && len < sizeof key - 1; m++)
-                len += (size_t)snprintf(key + len, sizeof key - len, "%s%s",
-                                        m ? "." : "", seg[i + m]);
-            found = json_is_object(node) ? json_object_get(node, key) : NULL;
-            used = k;
-        }
-        node = found;
-        i += used;
-    }
-    return node;
-}
-
+/* The summary's fields of one analysis, found by scanning its text
+ * (json_path): each value exactly as the analysis has it, or null. */
 static void extract(uv_work_t *w) {
     job *j = w->data;
     summary *sm = j->owner;
@@ -472,12 +444,9 @@ static void extract(uv_work_t *w) {
         j->entry ? analysis_entry_body(j->entry, &len, &coding) : j->body.data;
     if (!j->entry)
         len = j->body.len;
-    json_t *doc = coding == COMPRESS_IDENTITY
-                      ? json_loadb(body, len, JSON_DECODE_ANY, NULL)
-                      : NULL;
     buf *o = &j->extracted;
     buf_appendf(o, "{\"id\":%lld,", (long long)j->id);
-    if (doc == NULL) {
+    if (coding != COMPRESS_IDENTITY || body == NULL) {
         buf_append_str(o, "\"error\":\"the analysis could not be read\"}");
         return;
     }
@@ -487,12 +456,14 @@ static void extract(uv_work_t *w) {
             buf_append_char(o, ',');
         json_append_string(o, sm->fields[f], strlen(sm->fields[f]));
         buf_append_char(o, ':');
-        json_t *v = resolve(doc, sm->fields[f]);
-        if (v == NULL || json_canonical(v, o) != 0)
+        const char *v;
+        size_t vlen;
+        if (json_path_find(body, len, sm->fields[f], &v, &vlen) == 0)
+            buf_append(o, v, vlen);
+        else
             buf_append_str(o, "null");
     }
     buf_append_str(o, "}}");
-    json_decref(doc);
 }
 
 static void summary_respond(summary *sm) {
