@@ -38,6 +38,7 @@ enum {
      * (UV_THREADPOOL_SIZE, 4 by default), hence the smaller share. */
     WRITER_CACHE_KIB = 16384,
     READER_CACHE_KIB = 8192,
+    PAGE_SIZE = 16384,
     /* After a checkpoint, a WAL file that grew past this is truncated
      * back to it, so one burst of writes does not keep its disk space. */
     JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024,
@@ -532,6 +533,13 @@ static int conn_open(conn *c, const sqlite_store *s, int reader, char *err,
     } else {
         /* WAL: readers work on a snapshot while the writer commits; it is
          * a property of the file and sticks. */
+        /* 16 KiB pages for a new database (an existing one keeps its
+         * own): a cold analysis reads its day blocks and events with a
+         * quarter of the pread() calls of 4 KiB pages - 15% less CPU for
+         * 500 cold analyses (docs/store.md). */
+        snprintf(sql, sizeof sql, "PRAGMA page_size = %d;", PAGE_SIZE);
+        if ((rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL)) != SQLITE_OK)
+            goto out;
         rc = query_text(c->db, "PRAGMA journal_mode = WAL", mode, sizeof mode);
         if (rc != SQLITE_OK)
             goto out;

@@ -343,6 +343,8 @@ static void test_pragmas(void) {
     CHECK_EQ_STR(out, "67108864");
     store_sqlite_pragma(impl, "cache_size", out, sizeof out);
     CHECK_EQ_STR(out, "-16384");
+    store_sqlite_pragma(impl, "page_size", out, sizeof out);
+    CHECK_EQ_STR(out, "16384");
     /* Only a pragma name is accepted. */
     CHECK_EQ_INT(store_sqlite_pragma(impl, "synchronous=0", out, sizeof out),
                  -1);
