@@ -1,0 +1,203 @@
+/* loadgen: an HTTP/1.1 and HTTP/2 load generator that takes h2load's
+ * command line and prints h2load's summary, plus latency percentiles,
+ * GOAWAY recovery, URL templates and a JSON report. */
+#include <errno.h>
+#include <math.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "client.h"
+#include "options.h"
+#include "report.h"
+#include "worker.h"
+
+static void duration_str(double s, char *out, size_t len) {
+    double us = s * 1e6;
+    if (fmod(us, 1e6) == 0)
+        snprintf(out, len, "%.0fs", s);
+    else if (fmod(us, 1e3) == 0)
+        snprintf(out, len, "%.0fms", us / 1e3);
+    else
+        snprintf(out, len, "%.0fus", us);
+}
+
+static int resolve(const lg_options *o, struct sockaddr_storage *ss,
+                   socklen_t *len) {
+    struct addrinfo hints, *res = NULL;
+    char port[8];
+    const char *host = o->connect_host ? o->connect_host : o->host;
+    int rc;
+
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(port, sizeof port, "%u",
+             o->connect_port ? o->connect_port : o->port);
+    rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0) {
+        fprintf(stderr, "loadgen: cannot resolve %s: %s\n", host,
+                gai_strerror(rc));
+        return -1;
+    }
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+/* Per-client figures of every worker, in microseconds / per second. */
+static int collect(lg_result *r, lg_worker *ws, unsigned nw) {
+    size_t n = r->o->nclients, k = 0;
+    unsigned i, j;
+
+    r->connect_us = calloc(n, sizeof(double));
+    r->ttfb_us = calloc(n, sizeof(double));
+    r->client_rps = calloc(n, sizeof(double));
+    if (r->connect_us == NULL || r->ttfb_us == NULL || r->client_rps == NULL)
+        return -1;
+    for (i = 0; i < nw; i++) {
+        for (j = 0; j < ws[i].clients_started; j++) {
+            const lg_client *c = &ws[i].clients[j];
+            if (c->connect_ns != 0)
+                r->connect_us[r->nconnect++] = (double)c->connect_ns / 1e3;
+            if (c->ttfb_ns != 0)
+                r->ttfb_us[r->nttfb++] = (double)c->ttfb_ns / 1e3;
+            if (c->end_ns > c->start_ns && k < n)
+                r->client_rps[k++] = (double)c->success /
+                                     ((double)(c->end_ns - c->start_ns) / 1e9);
+            else if (k < n)
+                r->client_rps[k++] = 0;
+        }
+    }
+    r->nclients = k;
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    lg_options o;
+    lg_worker *ws = NULL;
+    tls_ctx *tls = NULL;
+    struct sockaddr_storage ss;
+    socklen_t sslen = 0;
+    lg_result r;
+    FILE *log = NULL;
+    uint64_t t0, t1;
+    unsigned i;
+    int rc = 1, started = 0;
+
+    memset(&r, 0, sizeof r);
+    rc = lg_options_parse(&o, argc, argv);
+    if (rc != 0) {
+        lg_options_free(&o);
+        return rc > 0 ? 0 : 1;
+    }
+    rc = 1;
+    signal(SIGPIPE, SIG_IGN);
+    if (o.unix_path == NULL && resolve(&o, &ss, &sslen) != 0)
+        goto out;
+    if (o.tls) {
+        char err[256];
+        if (tls_ctx_client_new(&tls, (const unsigned char *)o.alpn_wire,
+                               o.alpn_wire_len, err, sizeof err) != 0) {
+            fprintf(stderr, "loadgen: %s\n", err);
+            goto out;
+        }
+    }
+    if (o.log_file != NULL) {
+        log = fopen(o.log_file, "w");
+        if (log == NULL) {
+            fprintf(stderr, "loadgen: --log-file %s: %s\n", o.log_file,
+                    strerror(errno));
+            goto out;
+        }
+    }
+    ws = calloc(o.nthreads, sizeof *ws);
+    if (ws == NULL)
+        goto out;
+    for (i = 0; i < o.nthreads; i++) {
+        if (lg_worker_init(&ws[i], i, &o, (struct sockaddr *)&ss, sslen, tls) !=
+            0) {
+            fprintf(stderr, "loadgen: out of memory setting up thread %u\n", i);
+            started = (int)i + 1;
+            goto out;
+        }
+        ws[i].log = log;
+        started = (int)i + 1;
+    }
+
+    printf("starting benchmark...\n");
+    for (i = 0; i < o.nthreads; i++) {
+        if (o.duration > 0) {
+            char wu[32], d[32];
+            duration_str(o.warmup, wu, sizeof wu);
+            duration_str(o.duration, d, sizeof d);
+            printf("spawning thread #%u: %u total client(s). Timing-based "
+                   "test with %s of warm-up time and %s of main duration "
+                   "for measurements.\n",
+                   i, ws[i].nclients, wu, d);
+        } else {
+            printf("spawning thread #%u: %u total client(s). %llu total "
+                   "requests\n",
+                   i, ws[i].nclients, (unsigned long long)ws[i].req_todo);
+        }
+    }
+    fflush(stdout);
+    t0 = uv_hrtime();
+    for (i = 0; i < o.nthreads; i++)
+        if (lg_worker_start(&ws[i]) != 0) {
+            fprintf(stderr, "loadgen: cannot start thread %u\n", i);
+            exit(1);
+        }
+    for (i = 0; i < o.nthreads; i++)
+        lg_worker_join(&ws[i]);
+    t1 = uv_hrtime();
+
+    r.o = &o;
+    if (lg_stats_init(&r.stats) != 0 || collect(&r, ws, o.nthreads) != 0)
+        goto out;
+    r.app_proto = ws[0].app_proto;
+    r.elapsed_s = (double)(t1 - t0) / 1e9;
+    r.measured_s = r.elapsed_s;
+    if (o.duration > 0) {
+        r.measured_s = 0;
+        for (i = 0; i < o.nthreads; i++) {
+            double m =
+                (double)(ws[i].measure_end_ns - ws[i].measure_start_ns) / 1e9;
+            if (m > r.measured_s)
+                r.measured_s = m;
+        }
+    }
+    for (i = 0; i < o.nthreads; i++)
+        lg_stats_merge(&r.stats, &ws[i].stats);
+    if (o.duration > 0)
+        r.stats.req_todo = r.stats.req_started;
+    lg_report_print(&r, stdout);
+    fflush(stdout);
+    if (o.json_file != NULL) {
+        int jrc = lg_report_json(&r, o.json_file);
+        if (jrc != 0) {
+            fprintf(stderr, "loadgen: --json %s: %s\n", o.json_file,
+                    strerror(-jrc));
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    if (log != NULL)
+        fclose(log);
+    for (i = 0; i < (unsigned)started; i++)
+        lg_worker_free(&ws[i]);
+    free(ws);
+    free(r.connect_us);
+    free(r.ttfb_us);
+    free(r.client_rps);
+    if (r.o != NULL)
+        lg_stats_free(&r.stats);
+    tls_ctx_free(tls);
+    lg_options_free(&o);
+    return rc;
+}

@@ -1,0 +1,133 @@
+/* stats.c: merging counters and the descriptive statistics. */
+#include "stats.h"
+
+#include <math.h>
+#include <string.h>
+
+int lg_stats_init(lg_stats *s) {
+    memset(s, 0, sizeof *s);
+    for (int i = 0; i < LG_H2_CODES; i++)
+        s->goaway[i].reqs_min = UINT64_MAX;
+    s->h1_close.reqs_min = UINT64_MAX;
+    return hist_init(&s->request);
+}
+
+void lg_stats_free(lg_stats *s) {
+    hist_free(&s->request);
+}
+
+static void close_merge(lg_close_stat *d, const lg_close_stat *s) {
+    d->count += s->count;
+    d->reqs_sum += s->reqs_sum;
+    if (s->reqs_min < d->reqs_min)
+        d->reqs_min = s->reqs_min;
+    if (s->reqs_max > d->reqs_max)
+        d->reqs_max = s->reqs_max;
+}
+
+void lg_close_stat_add(lg_close_stat *c, uint64_t reqs) {
+    c->count++;
+    c->reqs_sum += reqs;
+    if (reqs < c->reqs_min)
+        c->reqs_min = reqs;
+    if (reqs > c->reqs_max)
+        c->reqs_max = reqs;
+}
+
+void lg_stats_merge(lg_stats *d, const lg_stats *s) {
+    int i;
+
+    d->req_todo += s->req_todo;
+    d->req_started += s->req_started;
+    d->req_done += s->req_done;
+    d->req_success += s->req_success;
+    d->req_status_success += s->req_status_success;
+    d->req_failed += s->req_failed;
+    d->req_error += s->req_error;
+    d->req_timedout += s->req_timedout;
+    d->req_resent += s->req_resent;
+    d->bytes_total += s->bytes_total;
+    d->bytes_head += s->bytes_head;
+    d->bytes_head_decomp += s->bytes_head_decomp;
+    d->bytes_body += s->bytes_body;
+    for (i = 0; i < 6; i++)
+        d->status[i] += s->status[i];
+    hist_merge(&d->request, &s->request);
+    for (i = 0; i < LG_H2_CODES; i++)
+        close_merge(&d->goaway[i], &s->goaway[i]);
+    close_merge(&d->h1_close, &s->h1_close);
+    for (i = 0; i < LG_ERR_KINDS; i++) {
+        if (d->errors[i] == 0 && s->errors[i] != 0)
+            d->first_error[i] = s->first_error[i];
+        d->errors[i] += s->errors[i];
+    }
+}
+
+lg_sd_stat lg_sd_compute(const double *v, size_t n) {
+    lg_sd_stat r = {0, 0, 0, 0, 0};
+    double sum = 0, sq = 0, lo, hi;
+    size_t i, in = 0;
+
+    if (n == 0)
+        return r;
+    r.min = r.max = v[0];
+    for (i = 0; i < n; i++) {
+        sum += v[i];
+        if (v[i] < r.min)
+            r.min = v[i];
+        if (v[i] > r.max)
+            r.max = v[i];
+    }
+    r.mean = sum / (double)n;
+    for (i = 0; i < n; i++)
+        sq += (v[i] - r.mean) * (v[i] - r.mean);
+    r.sd = n > 1 ? sqrt(sq / (double)(n - 1)) : 0;
+    lo = r.mean - r.sd;
+    hi = r.mean + r.sd;
+    for (i = 0; i < n; i++)
+        if (v[i] >= lo && v[i] <= hi)
+            in++;
+    r.within_sd = 100.0 * (double)in / (double)n;
+    return r;
+}
+
+const char *lg_h2_code_name(unsigned code) {
+    static const char *const names[] = {
+        "NO_ERROR",
+        "PROTOCOL_ERROR",
+        "INTERNAL_ERROR",
+        "FLOW_CONTROL_ERROR",
+        "SETTINGS_TIMEOUT",
+        "STREAM_CLOSED",
+        "FRAME_SIZE_ERROR",
+        "REFUSED_STREAM",
+        "CANCEL",
+        "COMPRESSION_ERROR",
+        "CONNECT_ERROR",
+        "ENHANCE_YOUR_CALM",
+        "INADEQUATE_SECURITY",
+        "HTTP_1_1_REQUIRED",
+    };
+    return code < sizeof names / sizeof names[0] ? names[code] : "UNKNOWN";
+}
+
+const char *lg_err_kind_name(lg_err_kind k) {
+    switch (k) {
+    case LG_ERR_CONNECT:
+        return "connect failed";
+    case LG_ERR_TLS:
+        return "TLS failed";
+    case LG_ERR_PROTOCOL:
+        return "protocol error";
+    case LG_ERR_CLOSED:
+        return "connection closed by the server with requests in flight";
+    case LG_ERR_IO:
+        return "socket error";
+    case LG_ERR_TIMEOUT:
+        return "timed out";
+    case LG_ERR_RESET:
+        return "stream reset by the server";
+    default:
+        return "error";
+    }
+}
