@@ -309,6 +309,12 @@ static void stop_cb(uv_timer_t *t) {
     w->measuring = 0;
     for (i = 0; i < w->clients_started; i++) {
         lg_client *c = &w->clients[i];
+        unsigned k;
+        /* Requests cut off by the end of the run are neither done nor
+         * failed: they do not count as started either. */
+        for (k = 0; k < c->nslots; k++)
+            if (c->slots[k].in_use && c->slots[k].measured)
+                w->stats.req_started--;
         c->req_todo = c->req_done; /* nothing more to do */
         if (c->end_ns == 0)
             c->end_ns = w->measure_end_ns;

@@ -411,11 +411,14 @@ class TestLatencyAndTemplates(unittest.TestCase):
         with open(path) as f:
             p = json.load(f)["latency_percentiles_us"]
         # Each percentile sits in its delay band: at least the delay, and
-        # not much more (a loaded machine adds some).
-        for name, want in (("p50", 5e3), ("p75", 20e3), ("p90", 50e3),
-                           ("p99", 100e3), ("max", 100e3)):
-            self.assertGreaterEqual(p[name], want * 0.98, (name, p, out))
-            self.assertLess(p[name], want + 15e3, (name, p, out))
+        # below the next band (a loaded machine adds some; the max is
+        # whatever the slowest answer took).
+        for name, lo, hi in (("p50", 5e3, 20e3), ("p75", 20e3, 50e3),
+                             ("p90", 50e3, 100e3), ("p99", 100e3, 150e3)):
+            self.assertGreaterEqual(p[name], lo * 0.98, (name, p, out))
+            self.assertLess(p[name], hi, (name, p, out))
+        self.assertGreaterEqual(p["max"], p["p99"])
+        self.assertGreaterEqual(p["p99.9"], p["p99"])
         # The text shows the same values under the percentile header.
         i = got["after"].index(next(l for l in got["after"]
                                     if l.startswith("latency         :")))
