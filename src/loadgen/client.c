@@ -32,14 +32,16 @@ static int submit(lg_client *c) {
 /* All requests of the client are accounted for: end the connection
  * politely (HTTP/2 says GOAWAY first). */
 static void maybe_finish(lg_client *c) {
-    if (c->req_done < c->req_todo && !c->w->stopping)
+    if (lg_client_has_work(c) || c->state != LG_CLIENT_CONNECTED)
         return;
-    if (c->state != LG_CLIENT_CONNECTED)
-        return;
-    if (c->proto == LG_PROTO_H2 && c->h2 != NULL) {
+    if (c->proto == LG_PROTO_H2 && c->h2 != NULL)
         lg_h2_terminate(c);
-    }
     c->close_after = 1;
+}
+
+void lg_client_maybe_finish(lg_client *c) {
+    maybe_finish(c);
+    lg_client_flush(c);
 }
 
 void lg_client_flush(lg_client *c) {
@@ -445,7 +447,6 @@ void lg_client_disconnect(lg_client *c) {
 
 static void on_close(uv_handle_t *h) {
     lg_client *c = h->data;
-    lg_worker *w = c->w;
 
     c->state = LG_CLIENT_IDLE;
     c->writing = 0;
@@ -453,7 +454,7 @@ static void on_close(uv_handle_t *h) {
     /* Requests still marked in flight were lost with the connection. */
     if (c->inflight_count > 0)
         lg_client_abandon(c, LG_ERR_CLOSED, 0);
-    if (c->req_done < c->req_todo && !w->stopping && c->error_kind < 0) {
+    if (lg_client_has_work(c) && c->error_kind < 0) {
         if (c->zero_progress >= 3) {
             /* The server keeps closing without answering: give up. */
             lg_client_abandon(c, LG_ERR_CLOSED, 0);

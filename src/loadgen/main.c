@@ -87,7 +87,7 @@ int main(int argc, char **argv) {
     FILE *log = NULL;
     uint64_t t0, t1;
     unsigned i;
-    int rc = 1, started = 0;
+    int rc = 1, started = 0, failed_thresholds = 0;
 
     memset(&r, 0, sizeof r);
     rc = lg_options_parse(&o, argc, argv);
@@ -176,6 +176,7 @@ int main(int argc, char **argv) {
     if (o.duration > 0)
         r.stats.req_todo = r.stats.req_started;
     lg_report_print(&r, stdout);
+    failed_thresholds = lg_report_thresholds(&r, stdout);
     fflush(stdout);
     if (o.json_file != NULL) {
         int jrc = lg_report_json(&r, o.json_file);
@@ -185,7 +186,7 @@ int main(int argc, char **argv) {
             goto out;
         }
     }
-    rc = 0;
+    rc = failed_thresholds > 0 ? 3 : 0;
 out:
     if (log != NULL)
         fclose(log);

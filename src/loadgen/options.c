@@ -60,6 +60,13 @@ static const char usage_text[] =
     "  -f, --max-frame-size=<SIZE>       (default 16K)\n"
     "      --json=<PATH>       write every summary figure, the latency\n"
     "                          histogram and the options as JSON\n"
+    "      --fail-if=<COND>    exit with status 3 when COND holds at the\n"
+    "                          end, e.g. 'p99>300ms', 'failed>0',\n"
+    "                          'errored>=1%', 'rps<1000' (repeatable)\n"
+    "      --arrival-rate=<N>  open model: N requests/s in all, sent on\n"
+    "                          schedule whatever the responses do; time\n"
+    "                          for request counts from the scheduled\n"
+    "                          send (no coordinated omission)\n"
     "  -v, --verbose           per-connection and per-response details on\n"
     "                          stderr\n"
     "      --version           print the version\n"
@@ -78,6 +85,8 @@ enum {
     OPT_RPS,
     OPT_VERSION,
     OPT_JSON,
+    OPT_FAIL_IF,
+    OPT_ARRIVAL_RATE,
 };
 
 static const struct option long_opts[] = {
@@ -105,6 +114,8 @@ static const struct option long_opts[] = {
     {"connection-window-bits", required_argument, NULL, 'W'},
     {"max-frame-size", required_argument, NULL, 'f'},
     {"json", required_argument, NULL, OPT_JSON},
+    {"fail-if", required_argument, NULL, OPT_FAIL_IF},
+    {"arrival-rate", required_argument, NULL, OPT_ARRIVAL_RATE},
     {"verbose", no_argument, NULL, 'v'},
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, 'h'},
@@ -177,6 +188,20 @@ int lg_parse_duration(const char *s, double *out) {
 static int bad(const char *opt, const char *val, const char *why) {
     fprintf(stderr, "loadgen: %s: invalid value \"%s\": %s\n", opt, val, why);
     return -1;
+}
+
+/* A plain positive decimal number ("2.5"). 0 or -1. */
+static int parse_positive(const char *s, double *out) {
+    char *end;
+    double v;
+
+    if (!isdigit((unsigned char)s[0]))
+        return -1;
+    v = strtod(s, &end);
+    if (*end != '\0' || !isfinite(v) || v <= 0)
+        return -1;
+    *out = v;
+    return 0;
 }
 
 static int parse_uint(const char *opt, const char *s, uint64_t lo, uint64_t hi,
@@ -459,7 +484,7 @@ int lg_options_parse(lg_options *o, int argc, char **argv) {
             o->log_file = optarg;
             break;
         case OPT_RPS:
-            if (lg_parse_duration(optarg, &o->rps) != 0 || o->rps <= 0)
+            if (parse_positive(optarg, &o->rps) != 0)
                 return bad("--rps", optarg, "expected a positive number");
             break;
         case 'w':
@@ -478,6 +503,26 @@ int lg_options_parse(lg_options *o, int argc, char **argv) {
             break;
         case OPT_JSON:
             o->json_file = optarg;
+            break;
+        case OPT_FAIL_IF: {
+            char err[512];
+            lg_threshold *nt =
+                realloc(o->fail_if, (o->nfail_if + 1) * sizeof *nt);
+            if (nt == NULL)
+                return -1;
+            o->fail_if = nt;
+            if (lg_threshold_parse(&nt[o->nfail_if], optarg, err, sizeof err) !=
+                0) {
+                fprintf(stderr, "loadgen: %s\n", err);
+                return -1;
+            }
+            o->nfail_if++;
+            break;
+        }
+        case OPT_ARRIVAL_RATE:
+            if (parse_positive(optarg, &o->arrival_rate) != 0)
+                return bad("--arrival-rate", optarg,
+                           "expected a positive number");
             break;
         case 'v':
             o->verbose = 1;
@@ -554,6 +599,10 @@ int lg_options_parse(lg_options *o, int argc, char **argv) {
         fprintf(stderr, "loadgen: -r and -D are mutually exclusive\n");
         return -1;
     }
+    if (o->arrival_rate > 0 && (o->rate > 0 || o->rps > 0)) {
+        fprintf(stderr, "loadgen: --arrival-rate excludes -r and --rps\n");
+        return -1;
+    }
     if (o->warmup > 0 && o->duration <= 0) {
         fprintf(stderr, "loadgen: --warm-up-time needs -D\n");
         return -1;
@@ -590,6 +639,7 @@ void lg_options_free(lg_options *o) {
         free(o->headers[i].value);
     }
     free(o->headers);
+    free(o->fail_if);
     for (i = 0; i < o->nuris; i++)
         lg_uri_free(&o->uris[i]);
     free(o->uris);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "threshold.h"
 #include "uri.h"
 
 typedef enum lg_proto {
@@ -40,11 +41,14 @@ typedef struct lg_options {
     lg_proto cleartext_proto; /* -p / --h1 for http:// */
     char *alpn_wire;          /* --npn-list as ALPN wire bytes */
     size_t alpn_wire_len;
-    char *npn_list;            /* as given */
-    const char *log_file;      /* --log-file */
-    double rps;                /* --rps per client, 0: unlimited */
-    int verbose;               /* -v */
-    const char *json_file;     /* --json */
+    char *npn_list;        /* as given */
+    const char *log_file;  /* --log-file */
+    double rps;            /* --rps per client, 0: unlimited */
+    int verbose;           /* -v */
+    const char *json_file; /* --json */
+    lg_threshold *fail_if; /* --fail-if, any number */
+    size_t nfail_if;
+    double arrival_rate;       /* --arrival-rate: requests/s, 0: off */
     unsigned window_bits;      /* -w */
     unsigned conn_window_bits; /* -W */
     uint32_t max_frame_size;   /* -f */

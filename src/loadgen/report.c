@@ -171,6 +171,60 @@ void lg_report_print(const lg_result *r, FILE *f) {
                 (unsigned long long)s->request.clamped);
 }
 
+static double metric_value(const lg_result *r, const lg_threshold *t) {
+    const lg_stats *s = &r->stats;
+    double count;
+
+    switch (t->metric) {
+    case LG_M_P50:
+    case LG_M_P75:
+    case LG_M_P90:
+    case LG_M_P99:
+    case LG_M_P999:
+    case LG_M_MAX:
+        return (double)hist_percentile(&s->request, pcts[t->metric]) / 1e9;
+    case LG_M_MEAN:
+        return hist_mean(&s->request) / 1e9;
+    case LG_M_RPS:
+        return r->measured_s > 0 ? (double)s->req_success / r->measured_s : 0;
+    case LG_M_FAILED:
+        count = (double)s->req_failed;
+        break;
+    case LG_M_ERRORED:
+        count = (double)s->req_error;
+        break;
+    default:
+        count = (double)s->req_timedout;
+        break;
+    }
+    if (t->percent)
+        return s->req_todo ? count * 100.0 / (double)s->req_todo : 0;
+    return count;
+}
+
+int lg_report_thresholds(const lg_result *r, FILE *f) {
+    size_t i;
+    int n = 0;
+
+    for (i = 0; i < r->o->nfail_if; i++) {
+        const lg_threshold *t = &r->o->fail_if[i];
+        double v = metric_value(r, t);
+        int holds = lg_threshold_holds(t, v);
+        char shown[32];
+
+        if (t->metric <= LG_M_MEAN)
+            lg_format_duration_us(v * 1e6, shown, sizeof shown);
+        else if (t->percent || t->metric == LG_M_RPS)
+            snprintf(shown, sizeof shown, "%.2f%s", v, t->percent ? "%" : "");
+        else
+            snprintf(shown, sizeof shown, "%.0f", v);
+        fprintf(f, "fail-if %s: %s (%s is %s)\n", t->text,
+                holds ? "FAILED" : "ok", lg_metric_name(t->metric), shown);
+        n += holds;
+    }
+    return n;
+}
+
 /* ---- JSON ---- */
 
 static void j_key(buf *b, const char *k) {

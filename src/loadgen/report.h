@@ -21,6 +21,10 @@ typedef struct lg_result {
 
 void lg_report_print(const lg_result *r, FILE *f);
 
+/* Prints one line per --fail-if condition and returns how many hold (the
+ * run fails if any does). */
+int lg_report_thresholds(const lg_result *r, FILE *f);
+
 /* Writes the JSON document to |path| ("-" for stdout). 0 or -errno. */
 int lg_report_json(const lg_result *r, const char *path);
 

@@ -71,6 +71,17 @@ int lg_target_path(lg_worker *w, uint64_t target) {
     return lg_uri_append_path(&o->uris[i], pos, &w->scratch);
 }
 
+int lg_client_has_work(lg_client *c) {
+    lg_worker *w = c->w;
+
+    if (w->stopping)
+        return 0;
+    if (w->arrival_rate > 0)
+        return c->retry_len > 0 || c->inflight_count > 0 ||
+               (w->arrival_issued < w->arrival_todo && c->error_kind < 0);
+    return c->req_done < c->req_todo;
+}
+
 static uint64_t rps_allowed(lg_client *c) {
     uint64_t elapsed = c->w->now_ns - c->start_ns;
     return (uint64_t)(c->w->o->rps * (double)elapsed / 1e9) + 1;
@@ -78,7 +89,7 @@ static uint64_t rps_allowed(lg_client *c) {
 
 lg_slot *lg_client_next_request(lg_client *c) {
     lg_worker *w = c->w;
-    uint64_t target;
+    uint64_t target, scheduled = 0;
     int resend = 0;
     lg_slot *s;
 
@@ -92,6 +103,23 @@ lg_slot *lg_client_next_request(lg_client *c) {
         c->retry_head = (c->retry_head + 1) % c->nslots;
         c->retry_len--;
         resend = 1;
+    } else if (w->arrival_rate > 0) {
+        /* Open model: only what is due by now, timed from when it was
+         * due - waiting for a free slot is part of the latency. */
+        uint64_t due = (uint64_t)((double)(w->now_ns - w->arrival_t0_ns) *
+                                  w->arrival_rate / 1e9) +
+                       1;
+        if (due > w->arrival_todo)
+            due = w->arrival_todo;
+        if (w->arrival_issued >= due)
+            return NULL;
+        scheduled = w->arrival_t0_ns + (uint64_t)((double)w->arrival_issued *
+                                                  1e9 / w->arrival_rate);
+        w->arrival_issued++;
+        target = c->next_target++;
+        c->req_started++;
+        if (w->measuring)
+            w->stats.req_started++;
     } else {
         if (c->req_started >= c->req_todo)
             return NULL;
@@ -103,7 +131,7 @@ lg_slot *lg_client_next_request(lg_client *c) {
     c->rps_sent++;
     s = &c->slots[c->free_slots[--c->nfree]];
     s->target = target;
-    s->start_ns = w->now_ns;
+    s->start_ns = scheduled ? scheduled : w->now_ns;
     s->wall_us = 0;
     if (w->log != NULL) {
         struct timeval tv;
@@ -233,7 +261,7 @@ void lg_client_abandon(lg_client *c, lg_err_kind kind, int code) {
             if (kind == LG_ERR_TIMEOUT)
                 st->req_timedout++;
         }
-        if (w->o->duration <= 0) {
+        if (w->o->duration <= 0 && w->arrival_rate <= 0) {
             left = c->req_todo - c->req_started + c->retry_len;
             st->req_failed += left;
             st->req_error += left;
@@ -272,10 +300,45 @@ void lg_worker_client_done(lg_client *c) {
     /* Everything is over: let the loop end. */
     close_timer(&w->phase_timer);
     close_timer(&w->stop_timer);
+    close_timer(&w->arrival_timer);
     for (i = 0; i < w->nclients; i++) {
         close_timer(&w->clients[i].timer);
         close_timer(&w->clients[i].rps_timer);
     }
+}
+
+/* Every millisecond: offer the requests now due to the clients in turn
+ * (a client takes what its free slots allow; the rest waits, its clock
+ * running, for the next response to free one). */
+static void arrival_cb(uv_timer_t *t) {
+    lg_worker *w = t->data;
+    unsigned k, start = w->arrival_next;
+
+    w->now_ns = uv_hrtime();
+    if (w->clients_started == 0)
+        return;
+    for (k = 0; k < w->clients_started; k++) {
+        unsigned idx = (start + k) % w->clients_started;
+        lg_client *c = &w->clients[idx];
+        uint64_t before = w->arrival_issued;
+        if (c->state != LG_CLIENT_CONNECTED)
+            continue;
+        if ((c->proto == LG_PROTO_H2 ? lg_h2_submit(c) : lg_h1_submit(c)) !=
+            0) {
+            lg_client_abandon(c, LG_ERR_PROTOCOL, ENOMEM);
+            continue;
+        }
+        /* The next due request goes to the next client in turn. */
+        if (w->arrival_issued != before)
+            w->arrival_next = (idx + 1) % w->clients_started;
+        lg_client_flush(c);
+    }
+    if (w->arrival_issued < w->arrival_todo)
+        return;
+    uv_timer_stop(t);
+    /* Everything is sent: idle clients can close now. */
+    for (k = 0; k < w->clients_started; k++)
+        lg_client_maybe_finish(&w->clients[k]);
 }
 
 static void start_client(lg_worker *w) {
@@ -323,6 +386,7 @@ static void stop_cb(uv_timer_t *t) {
     }
     print_any("Stopped all clients for thread #%u", w->id);
     uv_timer_stop(&w->phase_timer);
+    uv_timer_stop(&w->arrival_timer);
 }
 
 static void main_phase(lg_worker *w) {
@@ -374,7 +438,18 @@ static void run(void *arg) {
             start_client(w);
     }
     w->measure_start_ns = w->now_ns;
+    if (w->arrival_rate > 0) {
+        w->arrival_t0_ns = w->now_ns;
+        uv_timer_start(&w->arrival_timer, arrival_cb, 1, 1);
+    }
     uv_run(&w->loop, UV_RUN_DEFAULT);
+    if (w->arrival_rate > 0 && o->duration <= 0 &&
+        w->arrival_issued < w->arrival_todo) {
+        /* Never sent: every client gave up. */
+        uint64_t left = w->arrival_todo - w->arrival_issued;
+        w->stats.req_failed += left;
+        w->stats.req_error += left;
+    }
     if (w->measure_end_ns == 0)
         w->measure_end_ns = uv_hrtime();
     if (w->log != NULL && w->log_buf.len > 0) {
@@ -492,8 +567,14 @@ int lg_worker_init(lg_worker *w, unsigned id, const lg_options *o,
         return -1;
     uv_timer_init(&w->loop, &w->phase_timer);
     uv_timer_init(&w->loop, &w->stop_timer);
+    uv_timer_init(&w->loop, &w->arrival_timer);
     w->phase_timer.data = w;
     w->stop_timer.data = w;
+    w->arrival_timer.data = w;
+    if (o->arrival_rate > 0) {
+        w->arrival_rate = o->arrival_rate / o->nthreads;
+        w->arrival_todo = o->duration > 0 ? UINT64_MAX : w->req_todo;
+    }
     w->clients = calloc(w->nclients, sizeof *w->clients);
     if (w->clients == NULL)
         return -1;

@@ -141,6 +141,11 @@ struct lg_worker {
     char app_proto[16]; /* the first connection's protocol, for thread 0 */
     int reported_proto;
     uint64_t rate_per_period; /* -r share of this thread */
+    /* --arrival-rate: request k of this thread is due at t0 + k / rate. */
+    double arrival_rate; /* this thread's share, requests/s; 0: off */
+    uint64_t arrival_t0_ns, arrival_issued, arrival_todo;
+    uv_timer_t arrival_timer;
+    unsigned arrival_next; /* client to offer the next due request */
 };
 
 /* Sets up worker |id| (its share of clients and requests). 0 or -1. */
@@ -175,6 +180,10 @@ void lg_client_flush(lg_client *c);
 void lg_client_disconnect(lg_client *c);
 /* No more requests will ever come: abandon what is left. */
 void lg_client_abandon(lg_client *c, lg_err_kind kind, int code);
+/* 1 while |c| has requests to send or wait for. */
+int lg_client_has_work(lg_client *c);
+/* Ends the connection politely if |c| has nothing left to do. */
+void lg_client_maybe_finish(lg_client *c);
 /* The client's last connection is closed and it has nothing left to do. */
 void lg_worker_client_done(lg_client *c);
 

@@ -367,8 +367,12 @@ class _DelayHandler(http.server.BaseHTTPRequestHandler):
             i = srv.count
             srv.count += 1
             srv.paths.append(self.path)
-        # Spread the slow ones (a fixed permutation of the table).
-        time.sleep(self.TABLE[(i * 37) % 100])
+        # Spread the slow ones (a fixed permutation of the table); /slow
+        # always takes 50 ms.
+        if self.path.startswith("/slow"):
+            time.sleep(0.050)
+        else:
+            time.sleep(self.TABLE[(i * 37) % 100])
         body = b"ok\n"
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
@@ -450,6 +454,47 @@ class TestLatencyAndTemplates(unittest.TestCase):
             self.assertLess(abs(int(start) - now_us), 60e6)
             self.assertEqual(status, "200")
             self.assertGreaterEqual(int(dur), 4000)
+
+    def test_arrival_rate_has_no_coordinated_omission(self):
+        """One connection answers 20 requests/s; asking for 100/s makes a
+        queue. The closed model hides it (every request 'takes' 50 ms);
+        --arrival-rate times each request from when it was due."""
+        url = f"http://127.0.0.1:{self.port}/slow"
+        path = tempfile.mktemp(suffix=".json")
+        self.addCleanup(lambda: os.path.exists(path) and os.unlink(path))
+        rc, out, err = run_tool([loadgen_bin(), "--h1", "-n", "30", "--json",
+                                 path, url])
+        self.assertEqual(rc, 0, err)
+        with open(path) as f:
+            closed = json.load(f)["latency_percentiles_us"]
+        rc, out, err = run_tool([loadgen_bin(), "--h1", "-n", "30",
+                                 "--arrival-rate", "100", "--json", path,
+                                 url])
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(fmt.check_summary(out)["succeeded"], 30, out)
+        with open(path) as f:
+            open_ = json.load(f)["latency_percentiles_us"]
+        self.assertLess(closed["max"], 500e3, closed)
+        # The 30th request was due at 290 ms and answered after ~1.5 s.
+        self.assertGreater(open_["max"], 900e3, open_)
+        self.assertGreater(open_["p50"], closed["p50"] * 4, (open_, closed))
+
+    def test_fail_if(self):
+        url = f"http://127.0.0.1:{self.port}/slow"
+        rc, out, err = run_tool([loadgen_bin(), "--h1", "-n", "4",
+                                 "--fail-if", "p99 > 10ms", "--fail-if",
+                                 "failed>0", url])
+        self.assertEqual(rc, 3, out + err)
+        self.assertRegex(out, r"\nfail-if p99>10ms: FAILED \(p99 is "
+                              r"\d+\.\d\dms\)\n")
+        self.assertIn("fail-if failed>0: ok (failed is 0)", out)
+        rc, out, err = run_tool([loadgen_bin(), "--h1", "-n", "4",
+                                 "--fail-if", "p99>10s", "--fail-if",
+                                 "errored>=1%", url])
+        self.assertEqual(rc, 0, out + err)
+        rc, out, err = run_tool([loadgen_bin(), "--fail-if", "p99~1s", url])
+        self.assertEqual(rc, 1)
+        self.assertIn("--fail-if", err)
 
     def test_inactivity_timeout(self):
         # Every answer takes >= 5 ms; -N 1ms cannot be met.

@@ -5,6 +5,7 @@
 #include "report.h"
 #include "stats.h"
 #include "test.h"
+#include "threshold.h"
 #include "uri.h"
 
 #include <math.h>
@@ -225,6 +226,35 @@ static void test_sd_like_h2load(void) {
     CHECK(s.within_sd == 0);
 }
 
+static void test_thresholds(void) {
+    lg_threshold t;
+    char err[512];
+
+    CHECK_EQ_INT(lg_threshold_parse(&t, "p99>300ms", err, sizeof err), 0);
+    CHECK_EQ_INT(t.metric, LG_M_P99);
+    CHECK_EQ_INT(t.op, '>');
+    CHECK(fabs(t.value - 0.3) < 1e-12);
+    CHECK(lg_threshold_holds(&t, 0.301));
+    CHECK(!lg_threshold_holds(&t, 0.3));
+    CHECK_EQ_INT(lg_threshold_parse(&t, "p99.9 <= 1s", err, sizeof err), 0);
+    CHECK_EQ_INT(t.metric, LG_M_P999);
+    CHECK_EQ_INT(t.op, 'l');
+    CHECK(lg_threshold_holds(&t, 1.0));
+    CHECK_EQ_INT(lg_threshold_parse(&t, "errored>=1%", err, sizeof err), 0);
+    CHECK_EQ_INT(t.metric, LG_M_ERRORED);
+    CHECK_EQ_INT(t.percent, 1);
+    CHECK_EQ_INT(t.op, 'g');
+    CHECK_EQ_INT(lg_threshold_parse(&t, "rps<1000", err, sizeof err), 0);
+    CHECK_EQ_INT(t.metric, LG_M_RPS);
+    CHECK(lg_threshold_holds(&t, 999.9));
+    CHECK_EQ_INT(lg_threshold_parse(&t, "p98>1s", err, sizeof err), -1);
+    CHECK_EQ_INT(lg_threshold_parse(&t, "p99>", err, sizeof err), -1);
+    CHECK_EQ_INT(lg_threshold_parse(&t, "p99=1s", err, sizeof err), -1);
+    CHECK_EQ_INT(lg_threshold_parse(&t, "failed>x", err, sizeof err), -1);
+    CHECK_EQ_INT(lg_threshold_parse(&t, "rps>5%", err, sizeof err), -1);
+    CHECK(strstr(err, "--fail-if") != NULL);
+}
+
 int main(void) {
     TEST_RUN(test_sizes_and_durations);
     TEST_RUN(test_uri);
@@ -232,5 +262,6 @@ int main(void) {
     TEST_RUN(test_options);
     TEST_RUN(test_formats);
     TEST_RUN(test_sd_like_h2load);
+    TEST_RUN(test_thresholds);
     return TEST_END();
 }
