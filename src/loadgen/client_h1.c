@@ -36,8 +36,7 @@ int lg_h1_submit(lg_client *c) {
     lg_slot *s;
 
     while ((s = lg_client_next_request(c)) != NULL) {
-        if (lg_target_path(w, s->target) != 0 ||
-            buf_append_str(out, method) != 0 ||
+        if (lg_slot_path(w, s) != 0 || buf_append_str(out, method) != 0 ||
             buf_append(out, w->scratch.data, w->scratch.len) != 0 ||
             buf_append(out, " HTTP/1.1\r\n", 11) != 0 ||
             buf_append(out, w->h1_common.data, w->h1_common.len) != 0)

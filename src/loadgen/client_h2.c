@@ -187,7 +187,7 @@ int lg_h2_submit(lg_client *c) {
         return 0;
     while ((s = lg_client_next_request(c)) != NULL) {
         int32_t id;
-        if (lg_target_path(w, s->target) != 0)
+        if (lg_slot_path(w, s) != 0)
             return -1;
         w->nva[1].value = (uint8_t *)w->scratch.data;
         w->nva[1].valuelen = w->scratch.len;

@@ -157,7 +157,9 @@ int main(int argc, char **argv) {
     t1 = uv_hrtime();
 
     r.o = &o;
-    if (lg_stats_init(&r.stats) != 0 || collect(&r, ws, o.nthreads) != 0)
+    if (lg_stats_init(&r.stats) != 0 ||
+        lg_stats_init_per_uri(&r.stats, o.nuris) != 0 ||
+        collect(&r, ws, o.nthreads) != 0)
         goto out;
     r.app_proto = ws[0].app_proto;
     r.elapsed_s = (double)(t1 - t0) / 1e9;

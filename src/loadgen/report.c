@@ -63,6 +63,44 @@ static const double pcts[] = {50, 75, 90, 99, 99.9, 100};
 static const char *const pct_names[] = {"p50", "p75",   "p90",
                                         "p99", "p99.9", "max"};
 
+/* "/objects/{1..500}/analysis": the URI as written (path part). */
+static void uri_label(const lg_uri *u, char *out, size_t len) {
+    if (u->has_range)
+        snprintf(out, len, "%s{%llu..%llu}%s", u->prefix,
+                 (unsigned long long)u->range_lo,
+                 (unsigned long long)u->range_hi, u->suffix);
+    else
+        snprintf(out, len, "%s", u->prefix);
+}
+
+static void print_per_uri(FILE *f, const lg_result *r) {
+    static const double ps[] = {50, 90, 99, 100};
+    const lg_stats *s = &r->stats;
+    size_t i, k;
+
+    if (s->nper_uri == 0)
+        return;
+    fprintf(f,
+            "per URI         : %10s  %10s  %10s  %10s  %10s  %10s  "
+            "%10s\n",
+            "done", "succeeded", "failed", "p50", "p90", "p99", "max");
+    for (i = 0; i < s->nper_uri; i++) {
+        const lg_uri_stat *u = &s->per_uri[i];
+        char label[256], t[32];
+
+        uri_label(&r->o->uris[i], label, sizeof label);
+        fprintf(f, "  %s\n                  %10llu  %10llu  %10llu", label,
+                (unsigned long long)u->done, (unsigned long long)u->succeeded,
+                (unsigned long long)u->failed);
+        for (k = 0; k < 4; k++) {
+            lg_format_duration_us(
+                (double)hist_percentile(&u->request, ps[k]) / 1e3, t, sizeof t);
+            fprintf(f, "  %10s", t);
+        }
+        fputc('\n', f);
+    }
+}
+
 static void print_close(FILE *f, const char *what, const lg_close_stat *c) {
     if (c->count == 0)
         return;
@@ -140,6 +178,7 @@ void lg_report_print(const lg_result *r, FILE *f) {
         fprintf(f, "%s%10s", i ? "  " : "", t);
     }
     fputc('\n', f);
+    print_per_uri(f, r);
     for (i = 0; i < LG_H2_CODES; i++) {
         char what[48];
         snprintf(what, sizeof what, "GOAWAY(%s)", lg_h2_code_name((unsigned)i));
@@ -277,6 +316,16 @@ static void j_sd(buf *b, const char *k, lg_sd_stat s) {
     j_close(b, '}');
 }
 
+static void j_percentiles(buf *b, const hist *h) {
+    size_t i;
+
+    j_key(b, "latency_percentiles_us");
+    buf_append_char(b, '{');
+    for (i = 0; i < 6; i++)
+        j_num(b, pct_names[i], (double)hist_percentile(h, pcts[i]) / 1e3);
+    j_close(b, '}');
+}
+
 static void j_close_stat(buf *b, const lg_close_stat *c) {
     j_u64(b, "connections", c->count);
     j_u64(b, "requests_min", c->count ? c->reqs_min : 0);
@@ -396,12 +445,7 @@ int lg_report_json(const lg_result *r, const char *path) {
     j_sd(&b, "time_for_connect_us", lg_sd_compute(r->connect_us, r->nconnect));
     j_sd(&b, "time_to_1st_byte_us", lg_sd_compute(r->ttfb_us, r->nttfb));
     j_sd(&b, "req_per_s_per_client", lg_sd_compute(r->client_rps, r->nclients));
-    j_key(&b, "latency_percentiles_us");
-    buf_append_char(&b, '{');
-    for (i = 0; i < 6; i++)
-        j_num(&b, pct_names[i],
-              (double)hist_percentile(&s->request, pcts[i]) / 1e3);
-    j_close(&b, '}');
+    j_percentiles(&b, &s->request);
     j_key(&b, "histogram");
     buf_append_char(&b, '{');
     j_str(&b, "unit", "ns");
@@ -421,6 +465,23 @@ int lg_report_json(const lg_result *r, const char *path) {
     }
     j_close(&b, ']');
     j_close(&b, '}');
+    j_key(&b, "per_uri");
+    buf_append_char(&b, '[');
+    for (i = 0; i < s->nper_uri; i++) {
+        const lg_uri_stat *u = &s->per_uri[i];
+        char label[256];
+
+        uri_label(&r->o->uris[i], label, sizeof label);
+        buf_append_char(&b, '{');
+        j_str(&b, "uri", label);
+        j_u64(&b, "done", u->done);
+        j_u64(&b, "succeeded", u->succeeded);
+        j_u64(&b, "failed", u->failed);
+        j_u64(&b, "errored", u->errored);
+        j_percentiles(&b, &u->request);
+        j_close(&b, '}');
+    }
+    j_close(&b, ']');
     j_key(&b, "goaways");
     buf_append_char(&b, '[');
     for (i = 0; i < LG_H2_CODES; i++) {

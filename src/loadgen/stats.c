@@ -1,7 +1,9 @@
 /* stats.c: merging counters and the descriptive statistics. */
 #include "stats.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 int lg_stats_init(lg_stats *s) {
@@ -12,8 +14,30 @@ int lg_stats_init(lg_stats *s) {
     return hist_init(&s->request);
 }
 
+int lg_stats_init_per_uri(lg_stats *s, size_t n) {
+    size_t i;
+
+    if (n < 2 || n > LG_PER_URI_MAX)
+        return 0;
+    s->per_uri = calloc(n, sizeof *s->per_uri);
+    if (s->per_uri == NULL)
+        return -ENOMEM;
+    s->nper_uri = n;
+    for (i = 0; i < n; i++)
+        if (hist_init(&s->per_uri[i].request) != 0)
+            return -ENOMEM;
+    return 0;
+}
+
 void lg_stats_free(lg_stats *s) {
+    size_t i;
+
     hist_free(&s->request);
+    for (i = 0; i < s->nper_uri; i++)
+        hist_free(&s->per_uri[i].request);
+    free(s->per_uri);
+    s->per_uri = NULL;
+    s->nper_uri = 0;
 }
 
 static void close_merge(lg_close_stat *d, const lg_close_stat *s) {
@@ -56,6 +80,15 @@ void lg_stats_merge(lg_stats *d, const lg_stats *s) {
     for (i = 0; i < LG_H2_CODES; i++)
         close_merge(&d->goaway[i], &s->goaway[i]);
     close_merge(&d->h1_close, &s->h1_close);
+    for (size_t u = 0; u < d->nper_uri && u < s->nper_uri; u++) {
+        lg_uri_stat *a = &d->per_uri[u];
+        const lg_uri_stat *b = &s->per_uri[u];
+        a->done += b->done;
+        a->succeeded += b->succeeded;
+        a->failed += b->failed;
+        a->errored += b->errored;
+        hist_merge(&a->request, &b->request);
+    }
     for (i = 0; i < LG_ERR_KINDS; i++) {
         if (d->errors[i] == 0 && s->errors[i] != 0)
             d->first_error[i] = s->first_error[i];

@@ -37,6 +37,15 @@ typedef struct lg_close_stat {
     uint64_t reqs_min, reqs_max, reqs_sum;
 } lg_close_stat;
 
+/* Per URI of the list (a template is one URI), when there are 2 to
+ * LG_PER_URI_MAX of them: requests that ended, by outcome, and their
+ * times. */
+#define LG_PER_URI_MAX 16
+typedef struct lg_uri_stat {
+    uint64_t done, succeeded, failed, errored;
+    hist request;
+} lg_uri_stat;
+
 typedef struct lg_stats {
     uint64_t req_todo, req_started, req_done, req_success, req_status_success;
     uint64_t req_failed, req_error, req_timedout, req_resent;
@@ -47,9 +56,14 @@ typedef struct lg_stats {
     lg_close_stat h1_close;
     uint64_t errors[LG_ERR_KINDS]; /* connections (or streams) per kind */
     int first_error[LG_ERR_KINDS]; /* an errno / code for the message */
+    lg_uri_stat *per_uri;          /* NULL, or nper_uri of them */
+    size_t nper_uri;
 } lg_stats;
 
 int lg_stats_init(lg_stats *s);
+/* Adds per-URI figures for |n| URIs (nothing when n is out of 2..16).
+ * 0 or -ENOMEM. */
+int lg_stats_init_per_uri(lg_stats *s, size_t n);
 void lg_stats_free(lg_stats *s);
 void lg_stats_merge(lg_stats *dst, const lg_stats *src);
 void lg_close_stat_add(lg_close_stat *c, uint64_t reqs);

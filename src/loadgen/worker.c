@@ -56,9 +56,9 @@ uint64_t lg_now(lg_worker *w) {
     return w->now_ns;
 }
 
-int lg_target_path(lg_worker *w, uint64_t target) {
+int lg_slot_path(lg_worker *w, lg_slot *s) {
     const lg_options *o = w->o;
-    uint64_t pos = target % o->ntargets;
+    uint64_t pos = s->target % o->ntargets;
     size_t i;
 
     w->scratch.len = 0;
@@ -68,6 +68,7 @@ int lg_target_path(lg_worker *w, uint64_t target) {
             break;
         pos -= n;
     }
+    s->uri = (unsigned)i;
     return lg_uri_append_path(&o->uris[i], pos, &w->scratch);
 }
 
@@ -215,6 +216,20 @@ void lg_request_done(lg_client *c, lg_slot *s, int ok) {
         } else {
             st->req_failed++;
             st->req_error++;
+        }
+        if (st->per_uri != NULL) {
+            lg_uri_stat *u = &st->per_uri[s->uri];
+            u->done++;
+            if (!ok) {
+                u->failed++;
+                u->errored++;
+            } else {
+                hist_record(&u->request, dur);
+                if (s->status >= 200 && s->status < 400)
+                    u->succeeded++;
+                else
+                    u->failed++;
+            }
         }
         if (w->log != NULL)
             log_request(w, s, dur);
@@ -559,7 +574,9 @@ int lg_worker_init(lg_worker *w, unsigned id, const lg_options *o,
     buf_init(&w->scratch, 1 << 20);
     buf_init(&w->h1_common, 0);
     buf_init(&w->log_buf, 0);
-    if (lg_stats_init(&w->stats) != 0 || uv_loop_init(&w->loop) != 0)
+    if (lg_stats_init(&w->stats) != 0 ||
+        lg_stats_init_per_uri(&w->stats, o->nuris) != 0 ||
+        uv_loop_init(&w->loop) != 0)
         return -1;
     w->stats.req_todo = w->req_todo;
     if (build_h1_common(w) != 0 || build_nva(w) != 0 ||

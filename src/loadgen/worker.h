@@ -29,6 +29,7 @@ typedef struct lg_slot {
     uint64_t data_off;     /* -d body bytes already given to nghttp2 */
     int status;            /* 0 until the response head */
     int32_t stream_id;     /* HTTP/2 */
+    unsigned uri;          /* index in the URI list */
     unsigned measured : 1; /* started in the measured phase */
     unsigned resend : 1;   /* a re-send (counted in started already) */
     unsigned in_use : 1;
@@ -162,8 +163,9 @@ uint64_t lg_now(lg_worker *w);
 /* Takes a free slot for the next request (a pending re-send first).
  * NULL when the client may not start one now. */
 lg_slot *lg_client_next_request(lg_client *c);
-/* Appends the path of |target| to w->scratch (cleared first). */
-int lg_target_path(lg_worker *w, uint64_t target);
+/* Puts the path of |s|'s target in w->scratch (cleared first) and notes
+ * which URI of the list it came from. 0 or -ENOBUFS. */
+int lg_slot_path(lg_worker *w, lg_slot *s);
 /* The response to |s| began: its status. */
 void lg_request_status(lg_client *c, lg_slot *s, int status);
 /* The request finished: |ok| a full response arrived. */

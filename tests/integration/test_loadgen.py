@@ -368,9 +368,11 @@ class _DelayHandler(http.server.BaseHTTPRequestHandler):
             srv.count += 1
             srv.paths.append(self.path)
         # Spread the slow ones (a fixed permutation of the table); /slow
-        # always takes 50 ms.
+        # always takes 50 ms, /fast no time.
         if self.path.startswith("/slow"):
             time.sleep(0.050)
+        elif self.path.startswith("/fast"):
+            pass
         else:
             time.sleep(self.TABLE[(i * 37) % 100])
         body = b"ok\n"
@@ -478,6 +480,28 @@ class TestLatencyAndTemplates(unittest.TestCase):
         # The 30th request was due at 290 ms and answered after ~1.5 s.
         self.assertGreater(open_["max"], 900e3, open_)
         self.assertGreater(open_["p50"], closed["p50"] * 4, (open_, closed))
+
+    def test_per_uri_statistics(self):
+        path = tempfile.mktemp(suffix=".json")
+        self.addCleanup(lambda: os.path.exists(path) and os.unlink(path))
+        rc, out, err = run_tool(
+            [loadgen_bin(), "--h1", "-n", "40", "-c", "2", "--json", path,
+             f"http://127.0.0.1:{self.port}/slow", "/fast/{1..3}"])
+        self.assertEqual(rc, 0, err)
+        with open(path) as f:
+            per = json.load(f)["per_uri"]
+        self.assertEqual([u["uri"] for u in per], ["/slow", "/fast/{1..3}"])
+        self.assertEqual([u["done"] for u in per], [10, 30])
+        self.assertEqual([u["succeeded"] for u in per], [10, 30])
+        self.assertGreaterEqual(per[0]["latency_percentiles_us"]["p50"],
+                                49e3)
+        self.assertLess(per[1]["latency_percentiles_us"]["p50"], 40e3)
+        lines = fmt.check_summary(out)["after"]
+        i = next(k for k, l in enumerate(lines)
+                 if l.startswith("per URI         :"))
+        self.assertEqual(lines[i + 1], "  /slow")
+        self.assertEqual(lines[i + 2].split()[:3], ["10", "10", "0"])
+        self.assertEqual(lines[i + 3], "  /fast/{1..3}")
 
     def test_fail_if(self):
         url = f"http://127.0.0.1:{self.port}/slow"
