@@ -204,6 +204,9 @@ static void connection_made(lg_client *c) {
     }
     if (c->connect_ns == 0)
         c->connect_ns = w->now_ns - c->connect_start_ns;
+    if (o->verbose)
+        fprintf(stderr, "[loadgen] thread %u client %u: connected (%s)\n",
+                w->id, c->index, name);
     c->state = LG_CLIENT_CONNECTED;
     c->conn_responses = 0;
     c->goaway = 0;
@@ -425,6 +428,12 @@ void lg_client_disconnect(lg_client *c) {
         lg_close_stat_add(&c->w->stats.goaway[code], c->conn_responses);
         c->goaway_code = -1;
     }
+    if (c->w->o->verbose)
+        fprintf(stderr,
+                "[loadgen] thread %u client %u: closing after %llu "
+                "responses, %u in flight, %u to send again\n",
+                c->w->id, c->index, (unsigned long long)c->conn_responses,
+                c->inflight_count, c->retry_len);
     if (c->conn_responses == 0 && c->retry_len > 0)
         c->zero_progress++;
     else if (c->conn_responses > 0)

@@ -109,8 +109,8 @@ static long parse_head(lg_client *c, const char *p, size_t n) {
     if (res.status < 200 && res.status != 101) /* interim: skip it */
         return rc;
     if (w->o->verbose)
-        fprintf(stderr, "[loadgen] client %u: HTTP/1.%d %d\n", c->index,
-                res.minor_version, res.status);
+        fprintf(stderr, "[loadgen] thread %u client %u: HTTP/1.%d %d\n",
+                c->w->id, c->index, res.minor_version, res.status);
     lg_request_status(c, s, res.status);
     c->h1_keep_alive = res.keep_alive;
     if (res.status == 204 || res.status == 304) {

@@ -55,9 +55,11 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
         c->goaway_last_id = frame->goaway.last_stream_id;
         if (c->w->o->verbose)
             fprintf(stderr,
-                    "[loadgen] client %u: GOAWAY(%s) last_stream_id=%d after "
+                    "[loadgen] thread %u client %u: GOAWAY(%s) "
+                    "last_stream_id=%d after "
                     "%llu responses\n",
-                    c->index, lg_h2_code_name(frame->goaway.error_code),
+                    c->w->id, c->index,
+                    lg_h2_code_name(frame->goaway.error_code),
                     frame->goaway.last_stream_id,
                     (unsigned long long)c->conn_responses);
         break;

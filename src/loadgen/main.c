@@ -4,10 +4,12 @@
 #include <errno.h>
 #include <math.h>
 #include <netdb.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "client.h"
@@ -25,9 +27,34 @@ static void duration_str(double s, char *out, size_t len) {
         snprintf(out, len, "%.0fus", us);
 }
 
+/* 1 if a TCP connection to |ai| succeeds within a second. */
+static int reachable(const struct addrinfo *ai) {
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK, 0), ok = 0;
+    struct pollfd pfd;
+
+    if (fd < 0)
+        return 0;
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+        ok = 1;
+    } else if (errno == EINPROGRESS) {
+        int err = 0;
+        socklen_t elen = sizeof err;
+        pfd.fd = fd;
+        pfd.events = POLLOUT;
+        if (poll(&pfd, 1, 1000) == 1 &&
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0 && err == 0)
+            ok = 1;
+    }
+    close(fd);
+    return ok;
+}
+
+/* The address to connect to. When the name has several ("localhost":
+ * ::1 and 127.0.0.1), the first that accepts a connection, as h2load
+ * tries them in turn; a single address is used without a probe. */
 static int resolve(const lg_options *o, struct sockaddr_storage *ss,
                    socklen_t *len) {
-    struct addrinfo hints, *res = NULL;
+    struct addrinfo hints, *res = NULL, *ai, *pick;
     char port[8];
     const char *host = o->connect_host ? o->connect_host : o->host;
     int rc;
@@ -43,8 +70,15 @@ static int resolve(const lg_options *o, struct sockaddr_storage *ss,
                 gai_strerror(rc));
         return -1;
     }
-    memcpy(ss, res->ai_addr, res->ai_addrlen);
-    *len = res->ai_addrlen;
+    pick = res;
+    if (res->ai_next != NULL)
+        for (ai = res; ai != NULL; ai = ai->ai_next)
+            if (reachable(ai)) {
+                pick = ai;
+                break;
+            }
+    memcpy(ss, pick->ai_addr, pick->ai_addrlen);
+    *len = pick->ai_addrlen;
     freeaddrinfo(res);
     return 0;
 }

@@ -99,6 +99,9 @@ lg_slot *lg_client_next_request(lg_client *c) {
         return NULL;
     if (w->o->rps > 0 && c->rps_sent >= rps_allowed(c))
         return NULL;
+    /* HTTP/1.1 with a body: no pipelining (h2load does the same). */
+    if (c->proto == LG_PROTO_H1 && w->o->data != NULL && c->inflight_count)
+        return NULL;
     if (c->retry_len > 0) {
         target = c->retry[c->retry_head];
         c->retry_head = (c->retry_head + 1) % c->nslots;
@@ -595,10 +598,7 @@ int lg_worker_init(lg_worker *w, unsigned id, const lg_options *o,
     w->clients = calloc(w->nclients, sizeof *w->clients);
     if (w->clients == NULL)
         return -1;
-    /* HTTP/1.1 with a body: no pipelining (h2load does the same). */
     nslots = o->max_streams;
-    if (o->data != NULL && (o->tls ? 0 : o->cleartext_proto == LG_PROTO_H1))
-        nslots = 1;
     for (i = 0; i < w->nclients; i++) {
         lg_client *c = &w->clients[i];
         c->w = w;
