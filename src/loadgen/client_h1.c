@@ -32,11 +32,12 @@ void lg_h1_reset(lg_client *c) {
 int lg_h1_submit(lg_client *c) {
     lg_worker *w = c->w;
     buf *out = lg_client_wbuf(c);
-    const char *method = w->o->data != NULL ? "POST " : "GET ";
+    size_t mlen = strlen(w->method);
     lg_slot *s;
 
     while ((s = lg_client_next_request(c)) != NULL) {
-        if (lg_slot_path(w, s) != 0 || buf_append_str(out, method) != 0 ||
+        if (lg_slot_path(w, s) != 0 || buf_append(out, w->method, mlen) != 0 ||
+            buf_append_char(out, ' ') ||
             buf_append(out, w->scratch.data, w->scratch.len) != 0 ||
             buf_append(out, " HTTP/1.1\r\n", 11) != 0 ||
             buf_append(out, w->h1_common.data, w->h1_common.len) != 0)
@@ -113,7 +114,7 @@ static long parse_head(lg_client *c, const char *p, size_t n) {
                 c->w->id, c->index, res.minor_version, res.status);
     lg_request_status(c, s, res.status);
     c->h1_keep_alive = res.keep_alive;
-    if (res.status == 204 || res.status == 304) {
+    if (res.status == 204 || res.status == 304 || c->w->head_method) {
         c->h1_state = LG_H1_BODY_LENGTH;
         c->h1_body_left = 0;
     } else if (res.chunked) {

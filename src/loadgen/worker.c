@@ -528,7 +528,7 @@ static int build_nva(lg_worker *w) {
 
     if (nva == NULL)
         return -1;
-    nv_set(&nva[0], ":method", o->data != NULL ? "POST" : "GET");
+    nv_set(&nva[0], ":method", w->method);
     nv_set(&nva[1], ":path", "/");
     nva[1].flags = NGHTTP2_NV_FLAG_NO_COPY_NAME;
     nv_set(&nva[2], ":scheme", o->scheme);
@@ -574,6 +574,11 @@ int lg_worker_init(lg_worker *w, unsigned id, const lg_options *o,
     w->progress_next = w->progress_interval;
     if (o->rate > 0)
         w->rate_per_period = share(o->rate, o->nthreads, id);
+    w->method = o->data != NULL ? "POST" : "GET";
+    for (i = 0; i < o->nheaders; i++)
+        if (strcmp(o->headers[i].name, ":method") == 0)
+            w->method = o->headers[i].value;
+    w->head_method = strcmp(w->method, "HEAD") == 0;
     buf_init(&w->scratch, 1 << 20);
     buf_init(&w->h1_common, 0);
     buf_init(&w->log_buf, 0);

@@ -132,6 +132,8 @@ struct lg_worker {
     char tlsbuf[65536]; /* decrypted bytes */
     buf scratch;        /* request paths */
     buf h1_common;      /* header lines shared by every HTTP/1.1 request */
+    const char *method; /* GET, POST with -d, or -H ':method: X' */
+    int head_method;    /* HEAD: responses have no body */
     nghttp2_nv *nva;    /* HTTP/2 request headers, :path at [1] */
     size_t nnva;
     nghttp2_session_callbacks *h2_callbacks;
