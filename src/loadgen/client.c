@@ -239,6 +239,11 @@ static int process(lg_client *c, char *data, size_t len) {
 
     if (c->w->measuring)
         c->w->stats.bytes_total += len;
+    /* As h2load: the first byte of HTTP, after any TLS handshake. */
+    if (!c->got_first_byte) {
+        c->got_first_byte = 1;
+        c->ttfb_ns = c->w->now_ns - c->connect_start_ns;
+    }
     if (c->proto == LG_PROTO_H2) {
         if (lg_h2_on_read(c, data, len) != 0) {
             lg_client_abandon(c, LG_ERR_PROTOCOL, 0);
@@ -328,10 +333,6 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
         return;
     }
     c->last_read_ns = w->now_ns;
-    if (!c->got_first_byte) {
-        c->got_first_byte = 1;
-        c->ttfb_ns = w->now_ns - c->connect_start_ns;
-    }
     if (c->tls != NULL) {
         if (read_tls(c, b->base, (size_t)nread) != 0)
             return;
