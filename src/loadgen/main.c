@@ -83,6 +83,48 @@ static int resolve(const lg_options *o, struct sockaddr_storage *ss,
     return 0;
 }
 
+/* On a terminal, a status line on stderr once a second while the threads
+ * run (stdout keeps h2load's exact output), erased at the end. */
+static void live_progress(const lg_options *o, lg_worker *ws, uint64_t t0) {
+    uint64_t last_print = t0, last_done = 0;
+    unsigned i;
+
+    for (;;) {
+        uint64_t done = 0, now;
+        int all = 1;
+
+        uv_sleep(100);
+        for (i = 0; i < o->nthreads; i++) {
+            done +=
+                atomic_load_explicit(&ws[i].live_done, memory_order_relaxed);
+            all &= atomic_load(&ws[i].finished);
+        }
+        if (all)
+            break;
+        now = uv_hrtime();
+        if (now - last_print < 1000000000u)
+            continue;
+        if (o->duration > 0)
+            fprintf(stderr, "\r[loadgen] %.0fs  %llu done  %.0f req/s   ",
+                    (double)(now - t0) / 1e9, (unsigned long long)done,
+                    (double)(done - last_done) * 1e9 /
+                        (double)(now - last_print));
+        else
+            fprintf(stderr,
+                    "\r[loadgen] %.0fs  %llu/%llu done (%.0f%%)  %.0f "
+                    "req/s   ",
+                    (double)(now - t0) / 1e9, (unsigned long long)done,
+                    (unsigned long long)o->nreqs,
+                    100.0 * (double)done / (double)o->nreqs,
+                    (double)(done - last_done) * 1e9 /
+                        (double)(now - last_print));
+        last_print = now;
+        last_done = done;
+    }
+    if (last_print != t0)
+        fputs("\r\033[K", stderr);
+}
+
 /* Per-client figures of every worker, in microseconds / per second. */
 static int collect(lg_result *r, lg_worker *ws, unsigned nw) {
     size_t n = r->o->nclients, k = 0;
@@ -186,6 +228,8 @@ int main(int argc, char **argv) {
             fprintf(stderr, "loadgen: cannot start thread %u\n", i);
             exit(1);
         }
+    if (isatty(STDERR_FILENO) && !o.verbose)
+        live_progress(&o, ws, t0);
     for (i = 0; i < o.nthreads; i++)
         lg_worker_join(&ws[i]);
     t1 = uv_hrtime();

@@ -236,6 +236,8 @@ void lg_request_done(lg_client *c, lg_slot *s, int ok) {
         }
         if (w->log != NULL)
             log_request(w, s, dur);
+        atomic_store_explicit(&w->live_done, st->req_done,
+                              memory_order_relaxed);
         progress(w);
     }
     c->req_done++;
@@ -474,6 +476,7 @@ static void run(void *arg) {
         fwrite(w->log_buf.data, 1, w->log_buf.len, w->log);
         w->log_buf.len = 0;
     }
+    atomic_store(&w->finished, 1);
 }
 
 /* Header lines every HTTP/1.1 request carries, after the request line. */

@@ -7,6 +7,7 @@
 #ifndef LOADGEN_WORKER_H
 #define LOADGEN_WORKER_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -140,7 +141,10 @@ struct lg_worker {
     nghttp2_option *h2_option;
     FILE *log; /* --log-file (own buffer, written at the end) */
     buf log_buf;
-    uint64_t now_ns;    /* cached per read batch */
+    uint64_t now_ns; /* cached per read batch */
+    /* Read by main's live progress line while the thread runs. */
+    _Atomic uint64_t live_done;
+    _Atomic int finished;
     char app_proto[16]; /* the first connection's protocol, for thread 0 */
     int reported_proto;
     uint64_t rate_per_period; /* -r share of this thread */
