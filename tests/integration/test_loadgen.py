@@ -521,6 +521,24 @@ class TestLatencyAndTemplates(unittest.TestCase):
         self.assertEqual(lines[i + 2].split()[:3], ["10", "10", "0"])
         self.assertEqual(lines[i + 3], "  /fast/{1..3}")
 
+    @unittest.skipUnless(shutil.which("script"), "script(1) needed")
+    def test_live_progress_on_a_terminal(self):
+        """stderr on a pseudo-terminal gets a status line a second, erased
+        at the end; stdout (a file) is h2load's output, untouched."""
+        out_path = tempfile.mktemp()
+        self.addCleanup(lambda: os.path.exists(out_path) and
+                        os.unlink(out_path))
+        cmd = (f"{loadgen_bin()} --h1 -n 30 --rps 20 "
+               f"http://127.0.0.1:{self.port}/fast > {out_path}")
+        r = run(["script", "-qec", cmd, "/dev/null"], timeout=30)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        tty = r.stdout.decode()
+        self.assertRegex(tty, r"\r\[loadgen\] 1s  \d+/30 done \(\d+%\)")
+        self.assertTrue(tty.rstrip("\r\n").endswith("\r\x1b[K"), repr(tty))
+        with open(out_path) as f:
+            got = fmt.check_summary(f.read())
+        self.assertEqual(got["succeeded"], 30)
+
     def test_fail_if(self):
         url = f"http://127.0.0.1:{self.port}/slow"
         rc, out, err = run_tool([loadgen_bin(), "--h1", "-n", "4",
