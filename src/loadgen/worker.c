@@ -52,10 +52,6 @@ static void print_any(const char *fmt, ...) {
     va_end(ap);
 }
 
-uint64_t lg_now(lg_worker *w) {
-    return w->now_ns;
-}
-
 int lg_slot_path(lg_worker *w, lg_slot *s) {
     const lg_options *o = w->o;
     uint64_t pos = s->target % o->ntargets;
@@ -91,7 +87,6 @@ static uint64_t rps_allowed(lg_client *c) {
 lg_slot *lg_client_next_request(lg_client *c) {
     lg_worker *w = c->w;
     uint64_t target, scheduled = 0;
-    int resend = 0;
     lg_slot *s;
 
     if (c->state != LG_CLIENT_CONNECTED || c->goaway || w->stopping ||
@@ -106,7 +101,6 @@ lg_slot *lg_client_next_request(lg_client *c) {
         target = c->retry[c->retry_head];
         c->retry_head = (c->retry_head + 1) % c->nslots;
         c->retry_len--;
-        resend = 1;
     } else if (w->arrival_rate > 0) {
         /* Open model: only what is due by now, timed from when it was
          * due - waiting for a free slot is part of the latency. */
@@ -146,7 +140,6 @@ lg_slot *lg_client_next_request(lg_client *c) {
     s->status = 0;
     s->stream_id = 0;
     s->measured = w->measuring != 0;
-    s->resend = resend != 0;
     s->in_use = 1;
     c->inflight_count++;
     return s;

@@ -32,7 +32,6 @@ typedef struct lg_slot {
     int32_t stream_id;     /* HTTP/2 */
     unsigned uri;          /* index in the URI list */
     unsigned measured : 1; /* started in the measured phase */
-    unsigned resend : 1;   /* a re-send (counted in started already) */
     unsigned in_use : 1;
 } lg_slot;
 
@@ -165,7 +164,6 @@ void lg_worker_join(lg_worker *w);
 void lg_worker_free(lg_worker *w);
 
 /* For the client modules. */
-uint64_t lg_now(lg_worker *w);
 /* Takes a free slot for the next request (a pending re-send first).
  * NULL when the client may not start one now. */
 lg_slot *lg_client_next_request(lg_client *c);
