@@ -83,6 +83,13 @@ void hist_record(hist *h, uint64_t v) {
     h->sum_sq += (double)v * (double)v;
 }
 
+void hist_add_count(hist *h, uint64_t value, uint64_t count) {
+    if (value > HIST_MAX_VALUE)
+        value = HIST_MAX_VALUE;
+    h->counts[bucket_of(value)] += count;
+    h->total += count;
+}
+
 void hist_merge(hist *dst, const hist *src) {
     size_t i;
 

@@ -36,6 +36,11 @@ size_t hist_bucket_count(void);
 
 void hist_record(hist *h, uint64_t value);
 
+/* Adds |count| values to the bucket of |value| (and to total) without
+ * touching min, max or the sums: for rebuilding a histogram from its
+ * exported buckets, whose caller sets those from the export. */
+void hist_add_count(hist *h, uint64_t value, uint64_t count);
+
 /* Adds every count of |src| to |dst| (both initialised). */
 void hist_merge(hist *dst, const hist *src);
 

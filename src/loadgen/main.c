@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "client.h"
+#include "merge.h"
 #include "options.h"
 #include "report.h"
 #include "worker.h"
@@ -125,32 +126,39 @@ static void live_progress(const lg_options *o, lg_worker *ws, uint64_t t0) {
         fputs("\r\033[K", stderr);
 }
 
-/* Per-client figures of every worker, in microseconds / per second. */
+/* Per-client figures of every worker, summarised (us, and req/s). */
 static int collect(lg_result *r, lg_worker *ws, unsigned nw) {
-    size_t n = r->o->nclients, k = 0;
+    size_t n = r->o->nclients, k = 0, nconnect = 0, nttfb = 0;
+    double *connect = calloc(n, sizeof(double));
+    double *ttfb = calloc(n, sizeof(double));
+    double *rps = calloc(n, sizeof(double));
     unsigned i, j;
+    int rc = -1;
 
-    r->connect_us = calloc(n, sizeof(double));
-    r->ttfb_us = calloc(n, sizeof(double));
-    r->client_rps = calloc(n, sizeof(double));
-    if (r->connect_us == NULL || r->ttfb_us == NULL || r->client_rps == NULL)
-        return -1;
+    if (connect == NULL || ttfb == NULL || rps == NULL)
+        goto out;
     for (i = 0; i < nw; i++) {
-        for (j = 0; j < ws[i].clients_started; j++) {
+        for (j = 0; j < ws[i].clients_started && k < n; j++) {
             const lg_client *c = &ws[i].clients[j];
             if (c->connect_ns != 0)
-                r->connect_us[r->nconnect++] = (double)c->connect_ns / 1e3;
+                connect[nconnect++] = (double)c->connect_ns / 1e3;
             if (c->ttfb_ns != 0)
-                r->ttfb_us[r->nttfb++] = (double)c->ttfb_ns / 1e3;
-            if (c->end_ns > c->start_ns && k < n)
-                r->client_rps[k++] = (double)c->success /
-                                     ((double)(c->end_ns - c->start_ns) / 1e9);
-            else if (k < n)
-                r->client_rps[k++] = 0;
+                ttfb[nttfb++] = (double)c->ttfb_ns / 1e3;
+            rps[k++] = c->end_ns > c->start_ns
+                           ? (double)c->success /
+                                 ((double)(c->end_ns - c->start_ns) / 1e9)
+                           : 0;
         }
     }
-    r->nclients = k;
-    return 0;
+    r->connect_us = lg_sd_compute(connect, nconnect);
+    r->ttfb_us = lg_sd_compute(ttfb, nttfb);
+    r->client_rps = lg_sd_compute(rps, k);
+    rc = 0;
+out:
+    free(connect);
+    free(ttfb);
+    free(rps);
+    return rc;
 }
 
 int main(int argc, char **argv) {
@@ -170,6 +178,11 @@ int main(int argc, char **argv) {
     if (rc != 0) {
         lg_options_free(&o);
         return rc > 0 ? 0 : 1;
+    }
+    if (o.merge) {
+        rc = lg_merge_main(&o);
+        lg_options_free(&o);
+        return rc;
     }
     rc = 1;
     signal(SIGPIPE, SIG_IGN);
@@ -273,9 +286,6 @@ out:
     for (i = 0; i < (unsigned)started; i++)
         lg_worker_free(&ws[i]);
     free(ws);
-    free(r.connect_us);
-    free(r.ttfb_us);
-    free(r.client_rps);
     if (r.o != NULL)
         lg_stats_free(&r.stats);
     tls_ctx_free(tls);

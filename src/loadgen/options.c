@@ -67,6 +67,9 @@ static const char usage_text[] =
     "                          schedule whatever the responses do; time\n"
     "                          for request counts from the scheduled\n"
     "                          send (no coordinated omission)\n"
+    "      --merge FILE...     combine the --json results of runs made at\n"
+    "                          the same time (several machines) into one\n"
+    "                          summary; with --json, --fail-if as a run\n"
     "  -v, --verbose           per-connection and per-response details on\n"
     "                          stderr\n"
     "      --version           print the version\n"
@@ -87,6 +90,7 @@ enum {
     OPT_JSON,
     OPT_FAIL_IF,
     OPT_ARRIVAL_RATE,
+    OPT_MERGE,
 };
 
 static const struct option long_opts[] = {
@@ -116,6 +120,7 @@ static const struct option long_opts[] = {
     {"json", required_argument, NULL, OPT_JSON},
     {"fail-if", required_argument, NULL, OPT_FAIL_IF},
     {"arrival-rate", required_argument, NULL, OPT_ARRIVAL_RATE},
+    {"merge", no_argument, NULL, OPT_MERGE},
     {"verbose", no_argument, NULL, 'v'},
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, 'h'},
@@ -519,6 +524,9 @@ int lg_options_parse(lg_options *o, int argc, char **argv) {
             o->nfail_if++;
             break;
         }
+        case OPT_MERGE:
+            o->merge = 1;
+            break;
         case OPT_ARRIVAL_RATE:
             if (parse_positive(optarg, &o->arrival_rate) != 0)
                 return bad("--arrival-rate", optarg,
@@ -545,6 +553,19 @@ int lg_options_parse(lg_options *o, int argc, char **argv) {
         }
     }
     (void)m_set;
+
+    if (o->merge) {
+        /* The arguments are result files, not URIs. */
+        o->merge_files = argv + optind;
+        o->nmerge = (size_t)(argc - optind);
+        if (o->nmerge == 0) {
+            fprintf(stderr, "loadgen: --merge needs FILE... (--json "
+                            "results)\n");
+            return -1;
+        }
+        o->scheme = "";
+        return 0;
+    }
 
     if (input_file != NULL) {
         if (read_input_file(o, input_file) != 0)

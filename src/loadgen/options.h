@@ -48,7 +48,10 @@ typedef struct lg_options {
     const char *json_file; /* --json */
     lg_threshold *fail_if; /* --fail-if, any number */
     size_t nfail_if;
-    double arrival_rate;       /* --arrival-rate: requests/s, 0: off */
+    double arrival_rate; /* --arrival-rate: requests/s, 0: off */
+    int merge;           /* --merge: combine --json results */
+    char **merge_files;  /* the files (argv's strings) */
+    size_t nmerge;
     unsigned window_bits;      /* -w */
     unsigned conn_window_bits; /* -W */
     uint32_t max_frame_size;   /* -f */

@@ -46,10 +46,11 @@ static void row_time(FILE *f, const char *label, lg_sd_stat s) {
 /* Time for request from the histogram: exact min, max, mean and sd; the
  * share within one sd counted per bucket (0.1% wide). */
 static lg_sd_stat request_stat(const hist *h) {
-    lg_sd_stat s = {0, 0, 0, 0, 0};
+    lg_sd_stat s = {0, 0, 0, 0, 0, 0};
 
     if (h->total == 0)
         return s;
+    s.n = h->total;
     s.min = (double)h->min / 1e3;
     s.max = (double)h->max / 1e3;
     s.mean = hist_mean(h) / 1e3;
@@ -160,10 +161,9 @@ void lg_report_print(const lg_result *r, FILE *f) {
           "    +/- sd\n",
           f);
     row_time(f, "time for request: ", request_stat(&s->request));
-    row_time(f,
-             "time for connect: ", lg_sd_compute(r->connect_us, r->nconnect));
-    row_time(f, "time to 1st byte: ", lg_sd_compute(r->ttfb_us, r->nttfb));
-    st = lg_sd_compute(r->client_rps, r->nclients);
+    row_time(f, "time for connect: ", r->connect_us);
+    row_time(f, "time to 1st byte: ", r->ttfb_us);
+    st = r->client_rps;
     fprintf(f, "req/s           : %10.2f  %10.2f  %10.2f  %10.2f%9.2f%%\n",
             st.min, st.max, st.mean, st.sd, st.within_sd);
 
@@ -313,6 +313,7 @@ static void j_sd(buf *b, const char *k, lg_sd_stat s) {
     j_num(b, "mean", s.mean);
     j_num(b, "sd", s.sd);
     j_num(b, "within_sd_percent", s.within_sd);
+    j_u64(b, "count", s.n);
     j_close(b, '}');
 }
 
@@ -442,9 +443,9 @@ int lg_report_json(const lg_result *r, const char *path) {
     j_u64(&b, "data_bytes", s->bytes_body);
     j_close(&b, '}');
     j_sd(&b, "time_for_request_us", request_stat(&s->request));
-    j_sd(&b, "time_for_connect_us", lg_sd_compute(r->connect_us, r->nconnect));
-    j_sd(&b, "time_to_1st_byte_us", lg_sd_compute(r->ttfb_us, r->nttfb));
-    j_sd(&b, "req_per_s_per_client", lg_sd_compute(r->client_rps, r->nclients));
+    j_sd(&b, "time_for_connect_us", r->connect_us);
+    j_sd(&b, "time_to_1st_byte_us", r->ttfb_us);
+    j_sd(&b, "req_per_s_per_client", r->client_rps);
     j_percentiles(&b, &s->request);
     j_key(&b, "histogram");
     buf_append_char(&b, '{');
@@ -453,6 +454,8 @@ int lg_report_json(const lg_result *r, const char *path) {
     j_u64(&b, "min", s->request.total ? s->request.min : 0);
     j_u64(&b, "max", s->request.max);
     j_u64(&b, "clamped", s->request.clamped);
+    j_num(&b, "sum", s->request.sum);
+    j_num(&b, "sum_sq", s->request.sum_sq);
     j_key(&b, "buckets");
     buf_append_char(&b, '[');
     for (i = 0; i < hist_bucket_count(); i++) {
@@ -508,6 +511,16 @@ int lg_report_json(const lg_result *r, const char *path) {
             j_u64(&b, keys[i], s->errors[i]);
     }
     j_close(&b, '}');
+    if (r->merged_from != NULL) {
+        j_key(&b, "merged_from");
+        buf_append_char(&b, '[');
+        for (i = 0; i < r->nmerged; i++) {
+            json_append_string(&b, r->merged_from[i],
+                               strlen(r->merged_from[i]));
+            buf_append_char(&b, ',');
+        }
+        j_close(&b, ']');
+    }
     j_options(&b, r->o);
     /* The last value's comma becomes the closing brace. */
     j_close(&b, '}');

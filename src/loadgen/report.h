@@ -14,8 +14,10 @@ typedef struct lg_result {
     lg_stats stats;    /* merged over the workers */
     double elapsed_s;  /* "finished in": start to end */
     double measured_s; /* the measured phase (req/s divides by it) */
-    double *connect_us, *ttfb_us, *client_rps; /* per client */
-    size_t nconnect, nttfb, nclients;
+    lg_sd_stat connect_us, ttfb_us; /* per client (first connection) */
+    lg_sd_stat client_rps;          /* per client */
+    char **merged_from;             /* --merge: the files, else NULL */
+    size_t nmerged;
     const char *app_proto; /* "" if no connection was made */
 } lg_result;
 

@@ -97,7 +97,7 @@ void lg_stats_merge(lg_stats *d, const lg_stats *s) {
 }
 
 lg_sd_stat lg_sd_compute(const double *v, size_t n) {
-    lg_sd_stat r = {0, 0, 0, 0, 0};
+    lg_sd_stat r = {0, 0, 0, 0, 0, 0};
     double sum = 0, sq = 0, lo, hi;
     size_t i, in = 0;
 
@@ -121,6 +121,27 @@ lg_sd_stat lg_sd_compute(const double *v, size_t n) {
         if (v[i] >= lo && v[i] <= hi)
             in++;
     r.within_sd = 100.0 * (double)in / (double)n;
+    r.n = n;
+    return r;
+}
+
+lg_sd_stat lg_sd_pool(lg_sd_stat a, lg_sd_stat b) {
+    lg_sd_stat r = {0, 0, 0, 0, 0, 0};
+    double na = (double)a.n, nb = (double)b.n, n, ss;
+
+    if (a.n == 0)
+        return b;
+    if (b.n == 0)
+        return a;
+    n = na + nb;
+    r.n = a.n + b.n;
+    r.min = a.min < b.min ? a.min : b.min;
+    r.max = a.max > b.max ? a.max : b.max;
+    r.mean = (na * a.mean + nb * b.mean) / n;
+    ss = (na - 1) * a.sd * a.sd + na * (a.mean - r.mean) * (a.mean - r.mean) +
+         (nb - 1) * b.sd * b.sd + nb * (b.mean - r.mean) * (b.mean - r.mean);
+    r.sd = n > 1 ? sqrt(ss / (n - 1)) : 0;
+    r.within_sd = (na * a.within_sd + nb * b.within_sd) / n;
     return r;
 }
 

@@ -71,10 +71,15 @@ void lg_close_stat_add(lg_close_stat *c, uint64_t reqs);
 /* A descriptive summary as h2load prints it. */
 typedef struct lg_sd_stat {
     double min, max, mean, sd, within_sd; /* within_sd in percent */
+    size_t n;                             /* samples */
 } lg_sd_stat;
 
 /* Over |n| samples (sample sd, within = share in [mean-sd, mean+sd]). */
 lg_sd_stat lg_sd_compute(const double *v, size_t n);
+
+/* Pools two summaries as if their samples had been one set: exact n,
+ * min, max, mean and sd; within_sd weighted by n (an approximation). */
+lg_sd_stat lg_sd_pool(lg_sd_stat a, lg_sd_stat b);
 
 const char *lg_h2_code_name(unsigned code);
 const char *lg_err_kind_name(lg_err_kind k);

@@ -345,6 +345,50 @@ class TestAgainstNginx(unittest.TestCase):
         self.assertEqual(doc["options"]["max_concurrent_streams"], 8)
         self.assertEqual(len(doc["options"]["uris"]), 2)
 
+    def test_merge_results_of_simultaneous_runs(self):
+        n = self.nginx
+        d = tempfile.mkdtemp(prefix="loadgen-merge-")
+        self.addCleanup(shutil.rmtree, d, True)
+        paths = [os.path.join(d, f"{k}.json") for k in ("a", "b", "m")]
+        procs = [subprocess.Popen(
+            [loadgen_bin(), "-n", str(reqs), "-c", "2", "-m", "4", "--json",
+             p, f"http://127.0.0.1:{n.h2c}{path}"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE)
+            for reqs, p, path in ((600, paths[0], "/small"),
+                                  (400, paths[1], "/missing"))]
+        for p in procs:
+            self.assertEqual(p.wait(timeout=RUN_TIMEOUT), 0,
+                             p.stderr.read())
+            p.stderr.close()
+        rc, out, err = run_tool([loadgen_bin(), "--merge", paths[0],
+                                 paths[1], "--json", paths[2]])
+        self.assertEqual(rc, 0, err)
+        a, b, m = (json.load(open(p)) for p in paths)
+        self.assertTrue(out.startswith(f"merged 2 results: {paths[0]} "
+                                       f"{paths[1]}\n\nfinished in "), out)
+        self.assertIn("requests: 1000 total, 1000 started, 1000 done, "
+                      "600 succeeded, 400 failed, 0 errored, 0 timeout", out)
+        self.assertIn("status codes: 600 2xx, 0 3xx, 400 4xx, 0 5xx", out)
+        self.assertEqual(m["histogram"]["count"], 1000)
+        self.assertEqual(sum(x[2] for x in m["histogram"]["buckets"]), 1000)
+        self.assertEqual(m["traffic"]["data_bytes"],
+                         a["traffic"]["data_bytes"] +
+                         b["traffic"]["data_bytes"])
+        pa, pb, pm = (x["latency_percentiles_us"] for x in (a, b, m))
+        self.assertEqual(pm["max"], max(pa["max"], pb["max"]))
+        self.assertGreaterEqual(pm["p50"], min(pa["p50"], pb["p50"]))
+        self.assertLessEqual(pm["p50"], max(pa["p50"], pb["p50"]))
+        self.assertEqual(m["time_for_connect_us"]["count"], 4)
+        self.assertEqual(m["merged_from"], paths[:2])
+        # Something that is not a result is refused, naming the file.
+        with open(paths[2], "w") as f:
+            f.write('{"requests": 1}')
+        rc, out, err = run_tool([loadgen_bin(), "--merge", paths[0],
+                                 paths[2]])
+        self.assertEqual(rc, 1)
+        self.assertIn(paths[2], err)
+
     def test_bad_input_is_refused(self):
         for args in (["-n", "x", "http://a/"], ["-c", "0", "http://a/"],
                      ["-D", "1", "-r", "1", "http://a/"], ["ftp://a/"],
@@ -361,7 +405,8 @@ class TestAgainstNginx(unittest.TestCase):
         for opt in ("-n,", "-c,", "-t,", "-m,", "-i,", "-H,", "-d,", "-r,",
                     "--rate-period", "-D,", "--warm-up-time", "-T,", "-N,",
                     "-B,", "--connect-to", "--h1", "-p,", "--npn-list",
-                    "--log-file", "--rps", "--json", "-v,", "--version"):
+                    "--log-file", "--rps", "--json", "-v,", "--version",
+                    "--fail-if", "--arrival-rate", "--merge"):
             self.assertIn(opt, out)
         rc, out, _ = run_tool([loadgen_bin(), "--version"])
         self.assertEqual(rc, 0)

@@ -128,6 +128,26 @@ static void test_clamp(void) {
     hist_free(&h);
 }
 
+static void test_rebuild_from_buckets(void) {
+    hist a, b;
+    size_t i;
+    uint64_t v;
+
+    hist_init(&a);
+    hist_init(&b);
+    for (v = 1; v < 5000000; v = v * 3 + 7)
+        hist_record(&a, v);
+    /* What --json exports and --merge reads back. */
+    for (i = 0; i < hist_bucket_count(); i++)
+        if (a.counts[i] != 0)
+            hist_add_count(&b, hist_bucket_low(i), a.counts[i]);
+    CHECK_EQ_INT(b.total, a.total);
+    CHECK(memcmp(a.counts, b.counts, hist_bucket_count() * sizeof(uint64_t)) ==
+          0);
+    hist_free(&a);
+    hist_free(&b);
+}
+
 int main(void) {
     TEST_RUN(test_empty);
     TEST_RUN(test_buckets_cover_every_value);
@@ -135,5 +155,6 @@ int main(void) {
     TEST_RUN(test_small_values_exact);
     TEST_RUN(test_merge_equals_single);
     TEST_RUN(test_clamp);
+    TEST_RUN(test_rebuild_from_buckets);
     return TEST_END();
 }

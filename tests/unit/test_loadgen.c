@@ -255,6 +255,19 @@ static void test_thresholds(void) {
     CHECK(strstr(err, "--fail-if") != NULL);
 }
 
+static void test_sd_pool(void) {
+    double all[] = {1, 5, 9, 2, 8, 100, 3};
+    lg_sd_stat a = lg_sd_compute(all, 3), b = lg_sd_compute(all + 3, 4);
+    lg_sd_stat p = lg_sd_pool(a, b), w = lg_sd_compute(all, 7);
+
+    CHECK_EQ_INT(p.n, 7);
+    CHECK(p.min == w.min && p.max == w.max);
+    CHECK(fabs(p.mean - w.mean) < 1e-9);
+    CHECK(fabs(p.sd - w.sd) < 1e-9);
+    p = lg_sd_pool(lg_sd_compute(all, 0), b);
+    CHECK(p.n == 4 && p.mean == b.mean);
+}
+
 int main(void) {
     TEST_RUN(test_sizes_and_durations);
     TEST_RUN(test_uri);
@@ -263,5 +276,6 @@ int main(void) {
     TEST_RUN(test_formats);
     TEST_RUN(test_sd_like_h2load);
     TEST_RUN(test_thresholds);
+    TEST_RUN(test_sd_pool);
     return TEST_END();
 }
