@@ -95,10 +95,11 @@ wrk_parse() {
 }
 
 record() { # NAME RPS REQUESTS: the CPU us/request of the last run too
-    local name=$1 rps=$2 n=$3 u s m
+    local name=$1 rps=$2 n=$3 u s m cpu
     read -r u s m < <(tail -n 1 "$BENCH_TMP/$name.time")
-    echo "$rps $(awk -v u="$u" -v s="$s" -v n="$n" 'BEGIN { printf "%.3f", (u + s) * 1e6 / n }') $m" \
-        >>"$BENCH_TMP/$name.res"
+    cpu=$(awk -v u="$u" -v s="$s" -v n="$n" 'BEGIN { printf "%.3f", (u + s) * 1e6 / n }')
+    echo "$rps $cpu $m" >>"$BENCH_TMP/$name.res"
+    bench_log "  $name: $rps req/s, $n requests, $cpu CPU us/req, ${m} KB"
 }
 
 run_h2load() {
