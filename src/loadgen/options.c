@@ -375,7 +375,7 @@ static int set_connect_to(lg_options *o, const char *s) {
 int lg_options_parse(lg_options *o, int argc, char **argv) {
     const char *input_file = NULL, *base_uri = NULL;
     uint64_t v;
-    int c, nreqs_set = 0, m_set = 0;
+    int c;
     lg_uri base;
 
     memset(o, 0, sizeof *o);
@@ -399,7 +399,6 @@ int lg_options_parse(lg_options *o, int argc, char **argv) {
         case 'n':
             if (parse_uint("-n", optarg, 0, UINT64_C(1) << 48, &o->nreqs))
                 return -1;
-            nreqs_set = 1;
             break;
         case 'c':
             if (parse_uint("-c", optarg, 1, 1000000, &v))
@@ -415,7 +414,6 @@ int lg_options_parse(lg_options *o, int argc, char **argv) {
             if (parse_uint("-m", optarg, 1, 1u << 20, &v))
                 return -1;
             o->max_streams = (unsigned)v;
-            m_set = 1;
             break;
         case 'i':
             input_file = optarg;
@@ -552,7 +550,6 @@ int lg_options_parse(lg_options *o, int argc, char **argv) {
             return -1;
         }
     }
-    (void)m_set;
 
     if (o->merge) {
         /* The arguments are result files, not URIs. */
@@ -648,7 +645,6 @@ int lg_options_parse(lg_options *o, int argc, char **argv) {
                         "threads (-t)\n");
         return -1;
     }
-    (void)nreqs_set;
     return 0;
 }
 

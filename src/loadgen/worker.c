@@ -58,6 +58,11 @@ int lg_slot_path(lg_worker *w, lg_slot *s) {
     size_t i;
 
     w->scratch.len = 0;
+    if (o->ntargets == o->nuris) {
+        /* No template: target k is URI k (an -i file may be long). */
+        s->uri = (unsigned)pos;
+        return lg_uri_append_path(&o->uris[pos], 0, &w->scratch);
+    }
     for (i = 0; i < o->nuris; i++) {
         uint64_t n = lg_uri_count(&o->uris[i]);
         if (pos < n)
