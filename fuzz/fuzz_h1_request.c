@@ -5,6 +5,7 @@
  * lengths in bounds, pointers inside the head, a stateless parser that
  * gives the same answer however the bytes were split, and a chunked
  * decoder whose result does not depend on how its input was cut up. */
+#include "fuzz_require.h"
 #include "h1_parser.h"
 
 #include <stdint.h>
@@ -16,15 +17,6 @@
 #define MAX_TARGET 4096
 #define MAX_HEADERS 64
 #define MAX_BODY ((uint64_t)1 << 20)
-
-#define REQUIRE(cond)                                                          \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__,         \
-                    __LINE__, #cond);                                          \
-            abort();                                                           \
-        }                                                                      \
-    } while (0)
 
 static int known_error(int rc) {
     switch (rc) {

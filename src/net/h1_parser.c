@@ -248,15 +248,136 @@ static int head_too_large(const unsigned char *p, size_t n, size_t max_target) {
     return H1_E_HEAD_TOO_LARGE;
 }
 
+/* What the header fields said, taken together. */
+typedef struct field_sem {
+    te_state te;
+    int conn_close, conn_keep_alive;
+    int64_t content_length; /* -1 when absent */
+    const char *host;
+    size_t host_len;
+    int expect_100; /* Expect: 100-continue (the version decides) */
+} field_sem;
+
+/* Parses header lines from *pp up to and including the empty line that
+ * ends the head (known to be before |e|), filling |headers| (at most
+ * |max_headers|). Every loop stops at the first CR at the latest, so no
+ * read goes past |e|. 0 or an error; *pp ends after the final CRLF. */
+static int parse_fields(const unsigned char **pp, const unsigned char *e,
+                        h1_header *headers, size_t max_headers, size_t *count,
+                        field_sem *sem, int is_request) {
+    const unsigned char *p = *pp;
+    size_t n = 0;
+    int rc;
+
+    for (;;) {
+        const unsigned char *name, *v, *ve;
+        size_t name_len, v_len;
+
+        if (*p == '\r') {
+            if (p[1] != '\n')
+                return H1_E_BAD_REQUEST;
+            p += 2;
+            break;
+        }
+        /* A line starting with whitespace is obs-fold (or a header name
+         * with leading space): either way, refuse (RFC 9112 5.2). */
+        name = p;
+        while (cls[*p] & C_TCHAR)
+            p++;
+        if (p == name || *p != ':')
+            return H1_E_BAD_REQUEST;
+        name_len = (size_t)(p - name);
+        if (n == max_headers)
+            return H1_E_TOO_MANY_HEADERS;
+        p++;
+        while (is_ows(*p))
+            p++;
+        v = p;
+        p = skip_value(p, e);
+        if (p[0] != '\r' || p[1] != '\n')
+            return H1_E_BAD_REQUEST;
+        ve = p;
+        while (ve > v && is_ows(ve[-1]))
+            ve--;
+        v_len = (size_t)(ve - v);
+        p += 2;
+
+        headers[n].name = (const char *)name;
+        headers[n].name_len = name_len;
+        headers[n].value = (const char *)v;
+        headers[n].value_len = v_len;
+        n++;
+
+        /* Dispatch on length first: most headers need no compare at all. */
+        switch (name_len) {
+        case 4:
+            if (is_request && ieq(name, 4, "host")) {
+                if (sem->host != NULL)
+                    return H1_E_BAD_REQUEST;
+                sem->host = (const char *)v;
+                sem->host_len = v_len;
+            }
+            break;
+        case 6:
+            if (is_request && ieq(name, 6, "expect") &&
+                ieq(v, v_len, "100-continue"))
+                sem->expect_100 = 1;
+            break;
+        case 10:
+            if (ieq(name, 10, "connection"))
+                scan_connection(v, v_len, &sem->conn_close,
+                                &sem->conn_keep_alive);
+            break;
+        case 14:
+            if (ieq(name, 14, "content-length")) {
+                int64_t cl;
+                rc = parse_content_length(v, v_len, &cl);
+                if (rc != 0)
+                    return rc;
+                if (sem->content_length >= 0 && sem->content_length != cl)
+                    return H1_E_SMUGGLING;
+                sem->content_length = cl;
+            }
+            break;
+        case 17:
+            if (ieq(name, 17, "transfer-encoding"))
+                scan_transfer_encoding(v, v_len, &sem->te);
+            break;
+        default:
+            break;
+        }
+    }
+    *count = n;
+    *pp = p;
+    return 0;
+}
+
+/* RFC 9112 6.1 and 6.3: any doubt about where the body ends is a refusal,
+ * since a proxy in between may have decided otherwise. 1 if chunked. */
+static int check_framing(const field_sem *sem, int minor_version) {
+    const te_state *te = &sem->te;
+
+    if (te->count == 0)
+        return 0;
+    if (minor_version == 0 || sem->content_length >= 0)
+        return H1_E_SMUGGLING;
+    if (te->bad || te->chunked > 1 || (te->chunked == 1 && !te->last_chunked))
+        return H1_E_SMUGGLING;
+    if (te->unknown)
+        return H1_E_NOT_IMPLEMENTED;
+    return 1;
+}
+
 /* Parses the head in b[s, end), which is known to contain CRLF CRLF, in
- * one pass. Every loop stops at the first CR at the latest, so no read
- * goes past |end|. Returns the head length or an error. */
+ * one pass. Returns the head length or an error. */
 static int parse_head(const unsigned char *b, size_t s, size_t end,
                       h1_request *req, const h1_limits *limits) {
     const unsigned char *p = b + s, *e = b + end, *start;
-    te_state te = {0, 0, 0, 0, 0};
-    int conn_close = 0, conn_keep_alive = 0, rc;
-    size_t n = 0;
+    field_sem sem;
+    int rc;
+
+    memset(&sem, 0, sizeof sem);
+    sem.content_length = -1;
 
     /* method SP */
     start = p;
@@ -290,112 +411,66 @@ static int parse_head(const unsigned char *b, size_t s, size_t end,
     req->minor_version = p[7] - '0';
     p += 10;
 
-    for (;;) {
-        const unsigned char *name, *v, *ve;
-        size_t name_len, v_len;
+    rc = parse_fields(&p, e, req->headers, limits->max_headers,
+                      &req->num_headers, &sem, 1);
+    if (rc != 0)
+        return rc;
+    req->content_length = sem.content_length;
+    req->host = sem.host;
+    req->host_len = sem.host_len;
+    /* 100-continue is an HTTP/1.1 mechanism: a 1.0 client never waits for
+     * the interim response. */
+    req->expect_continue = sem.expect_100 && req->minor_version == 1;
 
-        if (*p == '\r') {
-            if (p[1] != '\n')
-                return H1_E_BAD_REQUEST;
-            p += 2;
-            break;
-        }
-        /* A line starting with whitespace is obs-fold (or a header name
-         * with leading space): either way, refuse (RFC 9112 5.2). */
-        name = p;
-        while (cls[*p] & C_TCHAR)
-            p++;
-        if (p == name || *p != ':')
-            return H1_E_BAD_REQUEST;
-        name_len = (size_t)(p - name);
-        if (n == limits->max_headers)
-            return H1_E_TOO_MANY_HEADERS;
-        p++;
-        while (is_ows(*p))
-            p++;
-        v = p;
-        p = skip_value(p, e);
-        if (p[0] != '\r' || p[1] != '\n')
-            return H1_E_BAD_REQUEST;
-        ve = p;
-        while (ve > v && is_ows(ve[-1]))
-            ve--;
-        v_len = (size_t)(ve - v);
-        p += 2;
-
-        req->headers[n].name = (const char *)name;
-        req->headers[n].name_len = name_len;
-        req->headers[n].value = (const char *)v;
-        req->headers[n].value_len = v_len;
-        n++;
-
-        /* Dispatch on length first: most headers need no compare at all. */
-        switch (name_len) {
-        case 4:
-            if (ieq(name, 4, "host")) {
-                if (req->host != NULL)
-                    return H1_E_BAD_REQUEST;
-                req->host = (const char *)v;
-                req->host_len = v_len;
-            }
-            break;
-        case 6:
-            /* 100-continue is an HTTP/1.1 mechanism: a 1.0 client never
-             * waits for the interim response. */
-            if (ieq(name, 6, "expect") && req->minor_version == 1 &&
-                ieq(v, v_len, "100-continue"))
-                req->expect_continue = 1;
-            break;
-        case 10:
-            if (ieq(name, 10, "connection"))
-                scan_connection(v, v_len, &conn_close, &conn_keep_alive);
-            break;
-        case 14:
-            if (ieq(name, 14, "content-length")) {
-                int64_t cl;
-                rc = parse_content_length(v, v_len, &cl);
-                if (rc != 0)
-                    return rc;
-                if (req->content_length >= 0 && req->content_length != cl)
-                    return H1_E_SMUGGLING;
-                req->content_length = cl;
-            }
-            break;
-        case 17:
-            if (ieq(name, 17, "transfer-encoding"))
-                scan_transfer_encoding(v, v_len, &te);
-            break;
-        default:
-            break;
-        }
-    }
-    req->num_headers = n;
-
-    /* RFC 9112 6.1 and 6.3: any doubt about where the body ends is a
-     * refusal, since a proxy in front of us may have decided otherwise. */
-    if (te.count > 0) {
-        if (req->minor_version == 0 || req->content_length >= 0)
-            return H1_E_SMUGGLING;
-        if (te.bad || te.chunked > 1 || (te.chunked == 1 && !te.last_chunked))
-            return H1_E_SMUGGLING;
-        if (te.unknown)
-            return H1_E_NOT_IMPLEMENTED;
-        req->chunked = 1;
-    }
+    rc = check_framing(&sem, req->minor_version);
+    if (rc < 0)
+        return rc;
+    req->chunked = rc == 1;
     if (req->minor_version == 1 && req->host == NULL)
         return H1_E_BAD_REQUEST;
     if (req->minor_version == 1)
-        req->keep_alive = !conn_close;
+        req->keep_alive = !sem.conn_close;
     else
-        req->keep_alive = conn_keep_alive && !conn_close;
+        req->keep_alive = sem.conn_keep_alive && !sem.conn_close;
     return (int)(p - b);
+}
+
+/* Looks for the end of the head (CRLF CRLF) in b[s, len): one memchr per
+ * line, checking each LF for its CR on the way. 3 bytes of overlap re-see
+ * a CRLF CR split by the previous read. Sets *end (0: not found yet) or
+ * returns H1_E_BAD_REQUEST for a bare LF. b[s] must not be LF. */
+static int find_head_end(const unsigned char *b, size_t len, size_t s,
+                         size_t scan_from, size_t max_head, size_t *end) {
+    size_t lim = len < max_head ? len : max_head;
+    size_t from = scan_from > 3 ? scan_from - 3 : 0;
+
+    *end = 0;
+    if (from < s)
+        from = s;
+    while (from < lim) {
+        const unsigned char *lf = memchr(b + from, '\n', lim - from);
+        size_t q;
+
+        if (lf == NULL)
+            break;
+        q = (size_t)(lf - b);
+        if (q == s || b[q - 1] != '\r')
+            return H1_E_BAD_REQUEST;
+        if (q - s >= 3 && b[q - 2] == '\n' && b[q - 3] == '\r') {
+            *end = q + 1;
+            break;
+        }
+        from = q + 1;
+    }
+    return 0;
 }
 
 int h1_parse_request(const char *buf, size_t len, size_t scan_from,
                      h1_request *req, const h1_limits *limits) {
     const unsigned char *b = (const unsigned char *)buf;
     size_t max_head = limits->max_head_bytes;
-    size_t s = 0, empty = 0, lim, from, end = 0;
+    size_t s = 0, empty = 0, end = 0;
+    int rc;
 
     req->method = NULL;
     req->method_len = 0;
@@ -423,36 +498,83 @@ int h1_parse_request(const char *buf, size_t len, size_t scan_from,
     if (s < len && !(cls[b[s]] & C_TCHAR) && !(b[s] == '\r' && len - s == 1))
         return H1_E_BAD_REQUEST;
 
-    /* Find the end of the head: one memchr per line, checking each LF for
-     * its CR on the way. 3 bytes of overlap re-see a CRLF CR split by the
-     * previous read. */
-    lim = len < max_head ? len : max_head;
-    from = scan_from > 3 ? scan_from - 3 : 0;
-    if (from < s)
-        from = s;
-    while (from < lim) {
-        const unsigned char *lf = memchr(b + from, '\n', lim - from);
-        size_t q;
-
-        if (lf == NULL)
-            break;
-        q = (size_t)(lf - b);
-        /* q > s: b[s] is a tchar or a lone CR, never LF. */
-        if (b[q - 1] != '\r')
-            return H1_E_BAD_REQUEST;
-        if (q - s >= 3 && b[q - 2] == '\n' && b[q - 3] == '\r') {
-            end = q + 1;
-            break;
-        }
-        from = q + 1;
-    }
+    rc = find_head_end(b, len, s, scan_from, max_head, &end);
+    if (rc != 0)
+        return rc;
     if (end == 0) {
+        size_t lim = len < max_head ? len : max_head;
         if (len >= max_head)
             return head_too_large(b + s, lim > s ? lim - s : 0,
                                   limits->max_target_bytes);
         return H1_PARTIAL;
     }
     return parse_head(b, s, end, req, limits);
+}
+
+int h1_parse_response(const char *buf, size_t len, size_t scan_from,
+                      h1_response *res, const h1_limits *limits) {
+    const unsigned char *b = (const unsigned char *)buf, *p, *e;
+    size_t max_head = limits->max_head_bytes, end = 0, i;
+    field_sem sem;
+    int rc;
+
+    memset(&sem, 0, sizeof sem);
+    sem.content_length = -1;
+    res->minor_version = 0;
+    res->status = 0;
+    res->reason = NULL;
+    res->reason_len = 0;
+    res->num_headers = 0;
+    res->content_length = -1;
+    res->chunked = 0;
+    res->keep_alive = 0;
+
+    if (max_head > INT_MAX)
+        max_head = INT_MAX;
+    /* "HTTP/" from the first byte on: anything else is not a response. */
+    for (i = 0; i < len && i < 5; i++)
+        if (b[i] != (unsigned char)"HTTP/"[i])
+            return H1_E_BAD_REQUEST;
+    rc = find_head_end(b, len, 0, scan_from, max_head, &end);
+    if (rc != 0)
+        return rc;
+    if (end == 0)
+        return len >= max_head ? H1_E_HEAD_TOO_LARGE : H1_PARTIAL;
+
+    /* status-line = HTTP-version SP 3DIGIT SP [ reason-phrase ] CRLF */
+    p = b;
+    e = b + end;
+    if (e - p < 14 || p[5] != '1' || p[6] != '.' || p[7] < '0' || p[7] > '1' ||
+        p[8] != ' ' || p[9] < '1' || p[9] > '9' || p[10] < '0' || p[10] > '9' ||
+        p[11] < '0' || p[11] > '9')
+        return H1_E_BAD_REQUEST;
+    res->minor_version = p[7] - '0';
+    res->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+    p += 12;
+    if (*p == ' ') {
+        p++;
+        res->reason = (const char *)p;
+        p = skip_value(p, e);
+        res->reason_len = (size_t)((const char *)p - res->reason);
+    }
+    if (p[0] != '\r' || p[1] != '\n')
+        return H1_E_BAD_REQUEST;
+    p += 2;
+
+    rc = parse_fields(&p, e, res->headers, limits->max_headers,
+                      &res->num_headers, &sem, 0);
+    if (rc != 0)
+        return rc;
+    res->content_length = sem.content_length;
+    rc = check_framing(&sem, res->minor_version);
+    if (rc < 0)
+        return rc;
+    res->chunked = rc == 1;
+    if (res->minor_version == 1)
+        res->keep_alive = !sem.conn_close;
+    else
+        res->keep_alive = sem.conn_keep_alive && !sem.conn_close;
+    return (int)(p - b);
 }
 
 int h1_error_status(int err) {

@@ -1,5 +1,6 @@
 /* h1_parser: a strict, zero-copy, stateless HTTP/1.1 request-head parser
- * and an in-place chunked transfer-coding decoder.
+ * (and its response-head twin for loadgen) and an in-place chunked
+ * transfer-coding decoder.
  *
  * Zero-copy: every pointer the parser returns points into the caller's
  * buffer and stays valid exactly as long as that buffer is unchanged.
@@ -70,6 +71,30 @@ typedef struct h1_request {
  * after the error response: the parser does not resynchronise. */
 int h1_parse_request(const char *buf, size_t len, size_t scan_from,
                      h1_request *req, const h1_limits *limits);
+
+/* A response head, for clients (loadgen). Same conventions as h1_request:
+ * pointers into the caller's buffer, a caller-owned header array. */
+typedef struct h1_response {
+    int minor_version; /* 0 or 1 */
+    int status;        /* 100..999 */
+    const char *reason;
+    size_t reason_len;
+    h1_header *headers;
+    size_t num_headers;
+    int64_t content_length;  /* -1 when absent */
+    unsigned chunked : 1;    /* Transfer-Encoding: chunked */
+    unsigned keep_alive : 1; /* the connection stays open after it */
+} h1_response;
+
+/* Parses one response head (status line and fields) at the start of
+ * |buf|, with the same strictness about framing as h1_parse_request: a
+ * Content-Length with a Transfer-Encoding, differing Content-Lengths or a
+ * coding other than chunked are errors. Returns the head's length (> 0),
+ * H1_PARTIAL, or a negative H1_E_* code (H1_E_BAD_REQUEST for a malformed
+ * head, H1_E_HEAD_TOO_LARGE). Whether a body follows depends on the
+ * request and status (HEAD, 1xx, 204, 304): the caller decides. */
+int h1_parse_response(const char *buf, size_t len, size_t scan_from,
+                      h1_response *res, const h1_limits *limits);
 
 /* The HTTP status code that answers a negative H1_E_* code. */
 int h1_error_status(int err);

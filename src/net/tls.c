@@ -1,6 +1,7 @@
 /* tls: OpenSSL over memory BIOs (see tls.h). */
 #include "tls.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -91,7 +92,37 @@ void tls_ctx_free(tls_ctx *ctx) {
     free(ctx);
 }
 
-tls_conn *tls_conn_new_server(tls_ctx *ctx) {
+int tls_ctx_client_new(tls_ctx **out, const unsigned char *alpn_wire,
+                       size_t alpn_len, char *err, size_t errlen) {
+    tls_ctx *ctx = calloc(1, sizeof *ctx);
+    if (ctx == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    ctx->ssl = SSL_CTX_new(TLS_client_method());
+    if (ctx->ssl == NULL)
+        goto fail;
+    SSL_CTX_set_min_proto_version(ctx->ssl, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx->ssl,
+                        SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_verify(ctx->ssl, SSL_VERIFY_NONE, NULL);
+    SSL_CTX_set_mode(ctx->ssl, SSL_MODE_RELEASE_BUFFERS);
+    if (alpn_len > 0 && alpn_len <= UINT32_MAX &&
+        SSL_CTX_set_alpn_protos(ctx->ssl, alpn_wire, (unsigned)alpn_len) != 0)
+        goto fail;
+    *out = ctx;
+    return 0;
+fail:
+    snprintf(err, errlen, "TLS setup failed: %s",
+             ERR_reason_error_string(ERR_get_error()));
+    ERR_clear_error();
+    tls_ctx_free(ctx);
+    return -1;
+}
+
+static ssize_t map_error(tls_conn *t, int rc);
+
+static tls_conn *conn_new(tls_ctx *ctx) {
     tls_conn *t = calloc(1, sizeof *t);
     if (t == NULL)
         return NULL;
@@ -107,8 +138,63 @@ tls_conn *tls_conn_new_server(tls_ctx *ctx) {
     }
     BIO_set_mem_eof_return(t->rbio, -1);   /* empty means "wait", not EOF */
     SSL_set_bio(t->ssl, t->rbio, t->wbio); /* the SSL owns both now */
-    SSL_set_accept_state(t->ssl);
     return t;
+}
+
+tls_conn *tls_conn_new_server(tls_ctx *ctx) {
+    tls_conn *t = conn_new(ctx);
+    if (t != NULL)
+        SSL_set_accept_state(t->ssl);
+    return t;
+}
+
+/* SNI carries host names only (RFC 6066 3), never address literals. */
+static int is_ip_literal(const char *s) {
+    unsigned char tmp[16];
+    return inet_pton(AF_INET, s, tmp) == 1 || inet_pton(AF_INET6, s, tmp) == 1;
+}
+
+tls_conn *tls_conn_new_client(tls_ctx *ctx, const char *server_name) {
+    tls_conn *t = conn_new(ctx);
+    if (t == NULL)
+        return NULL;
+    SSL_set_connect_state(t->ssl);
+    if (server_name != NULL && !is_ip_literal(server_name) &&
+        SSL_set_tlsext_host_name(t->ssl, server_name) != 1) {
+        tls_conn_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+int tls_handshake(tls_conn *t) {
+    int rc = SSL_do_handshake(t->ssl);
+    if (rc == 1)
+        return 1;
+    return map_error(t, rc) == TLS_E_WANT_INPUT ? 0 : TLS_E_PROTOCOL;
+}
+
+void tls_describe(tls_conn *t, char *proto, size_t plen, char *cipher,
+                  size_t clen, char *tmp_key, size_t klen) {
+    EVP_PKEY *key = NULL;
+
+    snprintf(proto, plen, "%s", SSL_get_version(t->ssl));
+    snprintf(cipher, clen, "%s",
+             SSL_CIPHER_get_name(SSL_get_current_cipher(t->ssl)));
+    tmp_key[0] = '\0';
+    if (SSL_get_peer_tmp_key(t->ssl, &key) == 1 && key != NULL) {
+        const char *name = OBJ_nid2sn(EVP_PKEY_get_base_id(key));
+        char group[64];
+        size_t glen = 0;
+        if (EVP_PKEY_get_group_name(key, group, sizeof group, &glen) == 1)
+            name = group;
+        if (EVP_PKEY_get_base_id(key) == EVP_PKEY_X25519)
+            name = "X25519";
+        else if (EVP_PKEY_get_base_id(key) == EVP_PKEY_X448)
+            name = "X448";
+        snprintf(tmp_key, klen, "%s %d bits", name, EVP_PKEY_get_bits(key));
+        EVP_PKEY_free(key);
+    }
 }
 
 void tls_conn_free(tls_conn *t) {

@@ -30,6 +30,28 @@ int tls_ctx_server_new(tls_ctx **out, const char *cert_file,
                        const char *key_file, char *err, size_t errlen);
 void tls_ctx_free(tls_ctx *ctx);
 
+/* A client context (loadgen): TLS 1.2 and 1.3, ALPN offering |alpn_wire|
+ * (length-prefixed identifiers, |alpn_len| bytes), no certificate
+ * verification (a load generator measures, it does not authenticate), and
+ * session tickets kept for resumption by the caller if it wants. Returns
+ * 0, or -1 with a message in |err|. Free with tls_ctx_free. */
+int tls_ctx_client_new(tls_ctx **out, const unsigned char *alpn_wire,
+                       size_t alpn_len, char *err, size_t errlen);
+
+/* A client-side connection sending SNI |server_name| (NULL or an IP
+ * literal: none). The ClientHello is produced by the first
+ * tls_handshake() call. NULL on allocation failure. */
+tls_conn *tls_conn_new_client(tls_ctx *ctx, const char *server_name);
+
+/* Drives the handshake: 1 when complete, 0 when it needs more input (take
+ * the output first), TLS_E_PROTOCOL on failure. */
+int tls_handshake(tls_conn *t);
+
+/* "TLSv1.3", the cipher name, and the key exchange group as h2load prints
+ * them ("X25519 253 bits"); written into the caller's buffers. */
+void tls_describe(tls_conn *t, char *proto, size_t plen, char *cipher,
+                  size_t clen, char *tmp_key, size_t klen);
+
 /* A server-side connection; NULL on allocation failure. */
 tls_conn *tls_conn_new_server(tls_ctx *ctx);
 void tls_conn_free(tls_conn *t);

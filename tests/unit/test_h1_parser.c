@@ -897,6 +897,87 @@ static void test_chunked_leftover(void) {
     CHECK(strcmp(buf + 10 + rc, "GET / HTTP/1.1\r\n") == 0);
 }
 
+/* ---- response heads (loadgen) ---- */
+
+static h1_response res;
+
+static int parse_res(const char *s) {
+    h1_limits lim = {8192, 2048, 64};
+    res.headers = hdrs;
+    return h1_parse_response(s, strlen(s), 0, &res, &lim);
+}
+
+static void test_response_simple(void) {
+    const char *s = "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n"
+                    "Server: x\r\n\r\nhello world!";
+    int rc = parse_res(s);
+
+    CHECK_EQ_INT(rc, head_len(s));
+    CHECK_EQ_INT(res.status, 200);
+    CHECK_EQ_INT(res.minor_version, 1);
+    CHECK(span_eq(res.reason, res.reason_len, "OK"));
+    CHECK_EQ_INT(res.num_headers, 2);
+    CHECK_EQ_INT(res.content_length, 12);
+    CHECK_EQ_INT(res.chunked, 0);
+    CHECK_EQ_INT(res.keep_alive, 1);
+}
+
+static void test_response_close_and_chunked(void) {
+    CHECK(parse_res("HTTP/1.1 404 Not Found\r\nConnection: close\r\n"
+                    "Transfer-Encoding: chunked\r\n\r\n") > 0);
+    CHECK_EQ_INT(res.status, 404);
+    CHECK_EQ_INT(res.keep_alive, 0);
+    CHECK_EQ_INT(res.chunked, 1);
+    /* HTTP/1.0 closes unless it says keep-alive. */
+    CHECK(parse_res("HTTP/1.0 200 OK\r\n\r\n") > 0);
+    CHECK_EQ_INT(res.keep_alive, 0);
+    CHECK(parse_res("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n\r\n") > 0);
+    CHECK_EQ_INT(res.keep_alive, 1);
+    /* An empty reason phrase is allowed, with or without its space. */
+    CHECK(parse_res("HTTP/1.1 204 \r\n\r\n") > 0);
+    CHECK_EQ_INT(res.status, 204);
+    CHECK(parse_res("HTTP/1.1 204\r\n\r\n") > 0);
+}
+
+static void test_response_partial(void) {
+    h1_limits lim = {8192, 2048, 64};
+    const char *s = "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n";
+    size_t i;
+
+    res.headers = hdrs;
+    for (i = 0; i < strlen(s); i++)
+        CHECK_EQ_INT(h1_parse_response(s, i, 0, &res, &lim), H1_PARTIAL);
+    CHECK_EQ_INT(h1_parse_response(s, strlen(s), 0, &res, &lim), strlen(s));
+}
+
+static void test_response_rejects(void) {
+    h1_limits small = {64, 64, 64};
+    char big[200];
+
+    CHECK_EQ_INT(parse_res("GET / HTTP/1.1\r\n\r\n"), H1_E_BAD_REQUEST);
+    CHECK_EQ_INT(parse_res("HTTP/2.0 200 OK\r\n\r\n"), H1_E_BAD_REQUEST);
+    CHECK_EQ_INT(parse_res("HTTP/1.1 20 OK\r\n\r\n"), H1_E_BAD_REQUEST);
+    CHECK_EQ_INT(parse_res("HTTP/1.1 2000 OK\r\n\r\n"), H1_E_BAD_REQUEST);
+    CHECK_EQ_INT(parse_res("HTTP/1.1 200 OK\nX: y\r\n\r\n"), H1_E_BAD_REQUEST);
+    CHECK_EQ_INT(parse_res("HTTP/1.1 200 OK\r\n folded: y\r\n\r\n"),
+                 H1_E_BAD_REQUEST);
+    /* The framing rules are the request parser's. */
+    CHECK_EQ_INT(parse_res("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n"
+                           "Content-Length: 2\r\n\r\n"),
+                 H1_E_SMUGGLING);
+    CHECK_EQ_INT(parse_res("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n"
+                           "Transfer-Encoding: chunked\r\n\r\n"),
+                 H1_E_SMUGGLING);
+    CHECK_EQ_INT(parse_res("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n"
+                           "\r\n"),
+                 H1_E_NOT_IMPLEMENTED);
+    memset(big, 'a', sizeof big);
+    memcpy(big, "HTTP/1.1 200 OK\r\nX: ", 20);
+    res.headers = hdrs;
+    CHECK_EQ_INT(h1_parse_response(big, sizeof big, 0, &res, &small),
+                 H1_E_HEAD_TOO_LARGE);
+}
+
 int main(void) {
     TEST_RUN(test_simple_get);
     TEST_RUN(test_many_headers);
@@ -927,5 +1008,9 @@ int main(void) {
     TEST_RUN(test_chunked_max_body);
     TEST_RUN(test_chunked_trailers);
     TEST_RUN(test_chunked_leftover);
+    TEST_RUN(test_response_simple);
+    TEST_RUN(test_response_close_and_chunked);
+    TEST_RUN(test_response_partial);
+    TEST_RUN(test_response_rejects);
     return TEST_END();
 }
