@@ -329,7 +329,9 @@ static int post(const char *body, size_t len) {
             goto out;
         off += (size_t)w;
     }
-    char resp[64];
+    /* The status line; then read to the end (Connection: close) so that
+     * closing does not reset a peer still writing its answer. */
+    char resp[64], rest[512];
     size_t got = 0;
     while (got < 12) {
         ssize_t r = recv(fd, resp + got, sizeof resp - 1 - got, 0);
@@ -338,6 +340,8 @@ static int post(const char *body, size_t len) {
         got += (size_t)r;
     }
     resp[got] = '\0';
+    for (int i = 0; i < 64 && recv(fd, rest, sizeof rest, 0) > 0; i++)
+        ;
     if (strncmp(resp, "HTTP/1.", 7) == 0 && resp[9] == '2')
         rc = 0;
 out:
