@@ -25,8 +25,8 @@
 #endif
 
 enum {
-    QUEUE_MAX = 8192,     /* spans waiting for export */
-    BATCH_MAX = 512,      /* spans per POST */
+    QUEUE_MAX = 16384,    /* spans waiting for export */
+    BATCH_MAX = 2048,     /* spans per POST (about 1 MB of JSON) */
     BATCH_WAIT_MS = 1000, /* longest a span waits for its batch */
     IO_TIMEOUT_MS = 2000, /* connect, send and receive of one POST */
 };
@@ -38,10 +38,10 @@ typedef struct span_rec {
     uint8_t trace_id[16], span_id[8], parent_id[8];
     uint8_t has_parent, kind, failed;
     int64_t start_ns, end_ns; /* wall clock */
-    char name[128];
+    char name[112];
     /* SERVER */
     char method[16];
-    char path[256];
+    char path[160];
     char route[96];
     char proto_version[4];
     int status;
@@ -60,6 +60,7 @@ static struct {
     span_rec *queue; /* ring of QUEUE_MAX */
     size_t head, count;
     int stopping;
+    int idle; /* the exporter waits for a first span (no timeout) */
     int64_t wall_minus_mono; /* converts monotonic times to the epoch */
 } ex = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
@@ -182,9 +183,10 @@ static void enqueue(const span_rec *s) {
     }
     ex.queue[(ex.head + ex.count) % QUEUE_MAX] = *s;
     ex.count++;
-    /* The exporter only needs a nudge for the first span of a batch and
-     * for a full batch; in between it is asleep on its timed wait. */
-    if (ex.count == 1 || ex.count == BATCH_MAX)
+    /* The exporter only needs a nudge when it sleeps with no deadline, or
+     * when a batch is full; otherwise its timed wait comes round anyway,
+     * and a request does not pay for a futex wake-up. */
+    if ((ex.idle && ex.count == 1) || ex.count == BATCH_MAX)
         pthread_cond_signal(&ex.cond);
     pthread_mutex_unlock(&ex.lock);
 }
@@ -239,18 +241,29 @@ void trace_export_db(const trace_ctx *parent, const char *db_system,
 
 /* ---- OTLP JSON ---------------------------------------------------------- */
 
-static void attr_str(buf *b, int *first, const char *k, const char *v) {
-    buf_appendf(b, "%s{\"key\":\"%s\",\"value\":{\"stringValue\":",
-                *first ? "" : ",", k);
-    json_append_string(b, v, strlen(v));
-    buf_append_str(b, "}}");
+/* The exporter formats about two spans per request served: plain appends,
+ * no printf. */
+static void attr_key(buf *b, int *first, const char *k) {
+    if (!*first)
+        buf_append_char(b, ',');
     *first = 0;
+    buf_append_str(b, "{\"key\":\"");
+    buf_append_str(b, k);
+    buf_append_str(b, "\",\"value\":{");
 }
 
-static void attr_int(buf *b, int *first, const char *k, long long v) {
-    buf_appendf(b, "%s{\"key\":\"%s\",\"value\":{\"intValue\":\"%lld\"}}",
-                *first ? "" : ",", k, v);
-    *first = 0;
+static void attr_str(buf *b, int *first, const char *k, const char *v) {
+    attr_key(b, first, k);
+    buf_append_str(b, "\"stringValue\":");
+    json_append_string(b, v, strlen(v));
+    buf_append_str(b, "}}");
+}
+
+static void attr_int(buf *b, int *first, const char *k, uint64_t v) {
+    attr_key(b, first, k);
+    buf_append_str(b, "\"intValue\":\"");
+    buf_append_u64(b, v);
+    buf_append_str(b, "\"}}");
 }
 
 static void format_span(buf *b, const span_rec *s) {
@@ -258,30 +271,41 @@ static void format_span(buf *b, const span_rec *s) {
     trace_hex(s->trace_id, 16, tid);
     trace_hex(s->span_id, 8, sid);
     trace_hex(s->parent_id, 8, pid);
-    buf_appendf(b, "{\"traceId\":\"%s\",\"spanId\":\"%s\",", tid, sid);
-    if (s->has_parent)
-        buf_appendf(b, "\"parentSpanId\":\"%s\",", pid);
+    buf_append_str(b, "{\"traceId\":\"");
+    buf_append(b, tid, 32);
+    buf_append_str(b, "\",\"spanId\":\"");
+    buf_append(b, sid, 16);
+    buf_append_str(b, "\",");
+    if (s->has_parent) {
+        buf_append_str(b, "\"parentSpanId\":\"");
+        buf_append(b, pid, 16);
+        buf_append_str(b, "\",");
+    }
     buf_append_str(b, "\"name\":");
     json_append_string(b, s->name, strlen(s->name));
-    buf_appendf(b,
-                ",\"kind\":%d,\"startTimeUnixNano\":\"%lld\","
-                "\"endTimeUnixNano\":\"%lld\",\"attributes\":[",
-                s->kind, (long long)s->start_ns, (long long)s->end_ns);
+    buf_append_str(b, ",\"kind\":");
+    buf_append_u64(b, s->kind);
+    buf_append_str(b, ",\"startTimeUnixNano\":\"");
+    buf_append_u64(b, (uint64_t)s->start_ns);
+    buf_append_str(b, "\",\"endTimeUnixNano\":\"");
+    buf_append_u64(b, (uint64_t)s->end_ns);
+    buf_append_str(b, "\",\"attributes\":[");
     int first = 1;
     if (s->kind == SPAN_SERVER) {
         attr_str(b, &first, "http.request.method", s->method);
         attr_str(b, &first, "url.path", s->path);
         if (s->route[0])
             attr_str(b, &first, "http.route", s->route);
-        attr_int(b, &first, "http.response.status_code", s->status);
+        attr_int(b, &first, "http.response.status_code", (uint64_t)s->status);
         attr_str(b, &first, "network.protocol.name", "http");
         attr_str(b, &first, "network.protocol.version", s->proto_version);
     } else {
         attr_str(b, &first, "db.system", s->db_system);
         attr_str(b, &first, "db.operation.name", s->name);
-        attr_int(b, &first, "db.response.returned_rows", (long long)s->rows);
+        attr_int(b, &first, "db.response.returned_rows", s->rows);
     }
-    buf_appendf(b, "],\"status\":{\"code\":%d}}", s->failed ? 2 : 0);
+    buf_append_str(b, s->failed ? "],\"status\":{\"code\":2}}"
+                                : "],\"status\":{\"code\":0}}");
 }
 
 static void format_batch(buf *b, const span_rec *spans, size_t n) {
@@ -360,8 +384,10 @@ static void *exporter_main(void *arg) {
         return NULL;
     pthread_mutex_lock(&ex.lock);
     for (;;) {
+        ex.idle = 1;
         while (ex.count == 0 && !ex.stopping)
             pthread_cond_wait(&ex.cond, &ex.lock); /* idle: no wake-ups */
+        ex.idle = 0;
         if (ex.count == 0 && ex.stopping)
             break;
         if (ex.count < BATCH_MAX && !ex.stopping) {
