@@ -109,23 +109,28 @@ scrape_loop() { # scrapes /metrics once a second until killed (bounded)
     done
 }
 
-declare -a RPS_ON=() RPS_OFF=() CPU_ON=() CPU_OFF=()
+declare -a RPS_ON=() RPS_OFF=() CPU_ON=() CPU_OFF=() RX_CPU=()
 ON_REQUESTS=0
 run_one() { # name port round
-    local name=$1 port=$2 out=$BENCH_TMP/h2load.$1.$3 pid t0 t1 rps total cpu scraper=
+    local name=$1 port=$2 out=$BENCH_TMP/h2load.$1.$3 pid t0 t1 r0 r1 rps total cpu rx scraper=
     pid=${BENCH_OBJECTDS[$name]}
     [[ $name == on ]] && { scrape_loop & scraper=$!; }
     t0=$(bench_cpu_ticks "$pid")
+    r0=$(bench_cpu_ticks "$RX_PID")
     bench_h2load_run "$out" -n "$REQUESTS" -c "$CONNS" -m "$STREAMS" -t 1 \
         "http://127.0.0.1:$port/api/v1/objects/1" || true
     t1=$(bench_cpu_ticks "$pid")
+    r1=$(bench_cpu_ticks "$RX_PID")
     if [[ -n $scraper ]]; then kill "$scraper" 2>/dev/null; wait "$scraper" 2>/dev/null || true; fi
     read -r rps total < <(bench_h2load_parse "$out") ||
         bench_die "$name round $3: not a valid measurement (see above)"
     cpu=$(bench_cpu_us_per_req $((t1 - t0)) "$total")
-    printf '%-4s round %d  %10.0f req/s  %8s us CPU/req\n' "$name" "$3" "$rps" "$cpu"
+    rx=$(bench_cpu_us_per_req $((r1 - r0)) "$total")
+    printf '%-4s round %d  %10.0f req/s  %8s us CPU/req  (receiver %s us/req)\n' \
+        "$name" "$3" "$rps" "$cpu" "$rx"
     if [[ $name == on ]]; then
-        RPS_ON+=("$rps"); CPU_ON+=("$cpu"); ON_REQUESTS=$((ON_REQUESTS + total))
+        RPS_ON+=("$rps"); CPU_ON+=("$cpu"); RX_CPU+=("$rx")
+        ON_REQUESTS=$((ON_REQUESTS + total))
     else
         RPS_OFF+=("$rps"); CPU_OFF+=("$cpu")
     fi
@@ -157,8 +162,10 @@ ratio=$(bench_ratio "$m_on" "$m_off")
 echo
 printf 'median req/s      off %10.0f   on %10.0f   on/off %s (target >= 0.97)\n' \
     "$m_off" "$m_on" "$ratio"
-printf 'median CPU us/req off %10s   on %10s   on/off %s\n' "$c_off" "$c_on" \
-    "$(bench_ratio "$c_on" "$c_off")"
+printf 'median CPU us/req off %10s   on %10s   on/off %s (objectd, all threads)\n' \
+    "$c_off" "$c_on" "$(bench_ratio "$c_on" "$c_off")"
+printf 'median receiver CPU us/req (on): %s - the OTLP receiver shares this machine\n' \
+    "$(bench_median "${RX_CPU[@]}")"
 
 # Every "on" request: a SERVER span and one CLIENT span (object_get), plus
 # the warm-up and the create; what objectd dropped is in its metrics.

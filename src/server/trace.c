@@ -406,6 +406,7 @@ static void *exporter_main(void *arg) {
         ex.count -= n;
         pthread_mutex_unlock(&ex.lock);
 
+        int failed = 0;
         body.len = 0;
         format_batch(&body, batch, n);
         if (post(body.data, body.len) == 0) {
@@ -415,8 +416,15 @@ static void *exporter_main(void *arg) {
             log_line *l = log_begin(LOG_WARN, "trace export failed");
             log_int(l, "objectd.spans", (int64_t)n);
             log_end(l);
+            failed = 1;
         }
         pthread_mutex_lock(&ex.lock);
+        if (ex.stopping && failed && ex.count > 0) {
+            /* Draining with an endpoint that does not answer: one timeout
+             * is enough, the rest is dropped (and counted). */
+            metrics_trace_failed(ex.count);
+            ex.count = 0;
+        }
     }
     pthread_mutex_unlock(&ex.lock);
     buf_free(&body);
