@@ -208,8 +208,6 @@ void trace_export_request(const trace_ctx *t, const trace_request_info *in) {
     copy_str(s.path, sizeof s.path, in->path, in->path_len);
     copy_str(s.route, sizeof s.route, in->route ? in->route : "",
              in->route ? strlen(in->route) : 0);
-    snprintf(s.name, sizeof s.name, "%s%s%s", s.method, in->route ? " " : "",
-             s.route);
     strcpy(s.proto_version,
            strcmp(in->protocol, "http/1.1") == 0 ? "1.1" : "2");
     s.status = in->status;
@@ -282,7 +280,20 @@ static void format_span(buf *b, const span_rec *s) {
         buf_append_str(b, "\",");
     }
     buf_append_str(b, "\"name\":");
-    json_append_string(b, s->name, strlen(s->name));
+    if (s->kind == SPAN_SERVER && s->route[0]) {
+        /* "GET /api/v1/objects/{id}": method and route, as the HTTP
+         * semantic conventions name a server span. */
+        char name[sizeof s->method + sizeof s->route + 1];
+        size_t ml = strlen(s->method), rl = strlen(s->route);
+        memcpy(name, s->method, ml);
+        name[ml] = ' ';
+        memcpy(name + ml + 1, s->route, rl);
+        json_append_string(b, name, ml + 1 + rl);
+    } else if (s->kind == SPAN_SERVER) {
+        json_append_string(b, s->method, strlen(s->method));
+    } else {
+        json_append_string(b, s->name, strlen(s->name));
+    }
     buf_append_str(b, ",\"kind\":");
     buf_append_u64(b, s->kind);
     buf_append_str(b, ",\"startTimeUnixNano\":\"");
@@ -308,7 +319,8 @@ static void format_span(buf *b, const span_rec *s) {
                                 : "],\"status\":{\"code\":0}}");
 }
 
-static void format_batch(buf *b, const span_rec *spans, size_t n) {
+/* |n| queued spans from ring index |from|. */
+static void format_batch(buf *b, size_t from, size_t n) {
     buf_append_str(b, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
     int first = 1;
     attr_str(b, &first, "service.name", "objectd");
@@ -318,7 +330,7 @@ static void format_batch(buf *b, const span_rec *spans, size_t n) {
     for (size_t i = 0; i < n; i++) {
         if (i)
             buf_append_char(b, ',');
-        format_span(b, &spans[i]);
+        format_span(b, &ex.queue[(from + i) % QUEUE_MAX]);
     }
     buf_append_str(b, "]}]}]}");
 }
@@ -377,11 +389,8 @@ out:
 
 static void *exporter_main(void *arg) {
     (void)arg;
-    span_rec *batch = malloc(BATCH_MAX * sizeof *batch);
     buf body;
     buf_init(&body, 0);
-    if (batch == NULL)
-        return NULL;
     pthread_mutex_lock(&ex.lock);
     for (;;) {
         ex.idle = 1;
@@ -399,16 +408,15 @@ static void *exporter_main(void *arg) {
                     ETIMEDOUT)
                     break;
         }
+        /* The batch is formatted in place, outside the lock: producers
+         * only write past head + count, and head moves on afterwards. */
         size_t n = ex.count < BATCH_MAX ? ex.count : BATCH_MAX;
-        for (size_t i = 0; i < n; i++)
-            batch[i] = ex.queue[(ex.head + i) % QUEUE_MAX];
-        ex.head = (ex.head + n) % QUEUE_MAX;
-        ex.count -= n;
+        size_t first = ex.head;
         pthread_mutex_unlock(&ex.lock);
 
         int failed = 0;
         body.len = 0;
-        format_batch(&body, batch, n);
+        format_batch(&body, first, n);
         if (post(body.data, body.len) == 0) {
             metrics_trace_exported(n);
         } else {
@@ -419,6 +427,8 @@ static void *exporter_main(void *arg) {
             failed = 1;
         }
         pthread_mutex_lock(&ex.lock);
+        ex.head = (ex.head + n) % QUEUE_MAX;
+        ex.count -= n;
         if (ex.stopping && failed && ex.count > 0) {
             /* Draining with an endpoint that does not answer: one timeout
              * is enough, the rest is dropped (and counted). */
@@ -428,7 +438,6 @@ static void *exporter_main(void *arg) {
     }
     pthread_mutex_unlock(&ex.lock);
     buf_free(&body);
-    free(batch);
     log_thread_cleanup();
     return NULL;
 }
