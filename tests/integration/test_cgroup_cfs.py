@@ -178,6 +178,9 @@ class TestCfsThrottling(ServerTestCase):
                  value(before, "objectd_cgroup_cpu_throttled_periods_total"))
         d_sec = (value(after, "objectd_cgroup_cpu_throttled_seconds_total") -
                  value(before, "objectd_cgroup_cpu_throttled_seconds_total"))
+        print(f"\n    cgroup v{version}, quota 0.5 CPU, {summary['succeeded']} "
+              f"requests: periods +{d_periods:.0f}, throttled periods "
+              f"+{d_thr:.0f}, throttled {d_sec:.2f} s", file=sys.stderr)
         # 3 s of 100 ms periods, most of them throttled.
         self.assertGreaterEqual(d_periods, 10)
         self.assertGreaterEqual(d_thr, 5)
