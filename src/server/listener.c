@@ -95,8 +95,11 @@ static void on_acceptable(uv_poll_t *p, int status, int events) {
             }
             return;
         }
+        /* The admin listener is not held to --max-connections: a server
+         * saturated with clients is when /metrics matters most. */
         if (atomic_load(&srv->draining) ||
-            atomic_load(&srv->connections) >= srv->opt.max_connections) {
+            (l->router != &srv->admin_router &&
+             atomic_load(&srv->connections) >= srv->opt.max_connections)) {
             close(fd); /* over the cap: refuse rather than queue */
             continue;
         }

@@ -161,6 +161,19 @@ class TestAdminListener(ObsTestCase):
                 if r.get("message") == "admin listening"]
         self.assertEqual(len(recs), 1)
 
+    def test_admin_not_held_to_max_connections(self):
+        srv = self.start_server("--max-connections", "1")
+        held = self.connect(srv)
+        held.send(harness.build_request("GET", "/healthz"))
+        self.assertEqual(held.read_response().status, 200)
+        # The public listener is full: another client is refused...
+        with self.assertRaises((harness.ConnectionClosed, OSError)):
+            harness.request(srv.port, "GET", "/healthz", timeout=2)
+        # ...but /metrics still answers, and sees the held connection.
+        samples, _ = parse_exposition(self.scrape(srv))
+        self.assertGreaterEqual(value(samples, "objectd_http_connections",
+                                      protocol="http/1.1"), 2)
+
     def test_off(self):
         srv = self.start_server("--admin-listen", "off")
         time.sleep(0.2)
