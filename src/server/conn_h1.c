@@ -25,6 +25,7 @@
 #include "tls.h"
 #include "log.h"
 #include "metrics.h"
+#include "observe.h"
 #include "timeutil.h"
 
 static void process(conn *c);
@@ -275,6 +276,7 @@ static int handler_finished(conn *c) {
     if (c->state == ST_CLOSED) {
         /* The client went away while an asynchronous handler ran; the
          * connection's memory waited for this answer. */
+        observe_request_abandoned(&c->ex, 0);
         if (c->orphaned)
             free_conn_memory(c);
         return -1;

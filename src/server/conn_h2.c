@@ -19,6 +19,7 @@
 #include "conn.h"
 #include "log.h"
 #include "metrics.h"
+#include "observe.h"
 #include "timeutil.h"
 
 enum { H2_OUT_HIGH_WATER = 256 * 1024, H2_MAX_FIELDS = 128 };
@@ -228,6 +229,7 @@ static void send_response(exchange *ex) {
         worker_handler_done(ex->worker); /* once: exchanges answer once */
     if (s->closed) {
         /* The peer reset the stream while the handler ran. */
+        observe_request_abandoned(ex, s->id);
         stream_free(s);
         return;
     }
@@ -262,6 +264,7 @@ static int stream_response(exchange *ex, int op, const char *data, size_t len) {
         if (s->dispatched)
             worker_handler_done(ex->worker);
         if (s->closed) {
+            observe_request_abandoned(ex, s->id);
             stream_free(s);
             return EXCHANGE_STREAM_GONE;
         }

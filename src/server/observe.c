@@ -88,6 +88,14 @@ void observe_handler_returned(void) {
     current = NULL;
 }
 
+void observe_request_abandoned(exchange *ex, int32_t stream_id) {
+    ex->status = 499;
+    if (!ex->streaming)
+        ex->resp_body.len = 0; /* none of it went out */
+    observe_request_end(ex, ex->protocol ? ex->protocol : "http/1.1",
+                        stream_id);
+}
+
 void observe_request_end(const exchange *ex, const char *protocol,
                          int32_t stream_id) {
     uint64_t now = time_mono_ns();

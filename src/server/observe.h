@@ -30,4 +30,10 @@ void observe_handler_returned(void);
 void observe_request_end(const exchange *ex, const char *protocol,
                          int32_t stream_id);
 
+/* The client went away before the response could be sent (connection
+ * closed, stream reset): counted and logged as status 499 (nginx's "client
+ * closed request"), with the body bytes actually sent, so that in-flight
+ * comes back down and the request is not lost from the figures. */
+void observe_request_abandoned(exchange *ex, int32_t stream_id);
+
 #endif

@@ -174,6 +174,32 @@ class TestAdminListener(ObsTestCase):
         self.assertGreaterEqual(value(samples, "objectd_http_connections",
                                       protocol="http/1.1"), 2)
 
+    def test_abandoned_request_is_499_and_leaves_in_flight(self):
+        if not CURL:
+            self.skipTest("curl is not installed")
+        srv = self.start_server()
+        # A handler that answers later (a 1 s profile); the HTTP/2 client
+        # leaves meanwhile (its connection closes, the stream with it).
+        try:
+            subprocess.run([CURL, "-s", "--http2-prior-knowledge",
+                            f"http://127.0.0.1:{srv.admin_port}"
+                            "/debug/pprof/profile?seconds=1"],
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=0.3)
+        except subprocess.TimeoutExpired:
+            pass
+        time.sleep(1.5)
+        samples, _ = parse_exposition(self.scrape(srv))
+        self.assertEqual(value(samples, "objectd_http_requests_total",
+                               route="/debug/pprof/profile", method="GET",
+                               code="499"), 1)
+        self.assertEqual(value(samples, "objectd_http_requests_in_flight"), 1)
+        entries = srv.wait_access(lambda es: any(
+            e.get("http.response.status_code") == 499 for e in es))
+        e = [x for x in entries if x.get("http.response.status_code") == 499]
+        self.assertEqual(len(e), 1)
+        self.assertEqual(e[0]["http.response.body.bytes"], 0)
+
     def test_off(self):
         srv = self.start_server("--admin-listen", "off")
         time.sleep(0.2)
