@@ -134,6 +134,53 @@ static double tightest(const char *mount, const char *path, int v2) {
     return best;
 }
 
+int cpus_cgroup_mount(const char *text, const char *controller, char *out,
+                      size_t outlen) {
+    size_t clen = strlen(controller);
+    const char *line = text;
+    while (line && *line) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        /* device mountpoint fstype options dump pass */
+        char dev[64], mnt[512], fstype[32], opts[512];
+        char copy[1200];
+        if (len < sizeof copy) {
+            memcpy(copy, line, len);
+            copy[len] = '\0';
+            if (sscanf(copy, "%63s %511s %31s %511s", dev, mnt, fstype, opts) ==
+                4) {
+                int match = 0;
+                if (clen == 0) {
+                    match = strcmp(fstype, "cgroup2") == 0;
+                } else if (strcmp(fstype, "cgroup") == 0) {
+                    for (char *tok = strtok(opts, ","); tok && !match;
+                         tok = strtok(NULL, ","))
+                        match = strcmp(tok, controller) == 0;
+                }
+                if (match && strlen(mnt) < outlen) {
+                    strcpy(out, mnt);
+                    return 0;
+                }
+            }
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    return -ENOENT;
+}
+
+int cpus_own_cgroup(int v2, char *mount, size_t mountlen, char *path,
+                    size_t pathlen) {
+    char text[4096], mounts[32768];
+    if (read_small("/proc/self/cgroup", text, sizeof text) != 0 ||
+        read_small("/proc/mounts", mounts, sizeof mounts) != 0)
+        return -ENOENT;
+    const char *controller = v2 ? "" : "cpu";
+    if (cpus_cgroup_path(text, controller, path, pathlen) != 0 ||
+        cpus_cgroup_mount(mounts, controller, mount, mountlen) != 0)
+        return -ENOENT;
+    return 0;
+}
+
 int cpus_available(char *why, size_t whylen) {
     int affinity = 0;
     cpu_set_t set;
@@ -144,26 +191,19 @@ int cpus_available(char *why, size_t whylen) {
         affinity = n > 0 ? (int)n : 1;
     }
 
-    char text[4096], path[1024];
+    char mount[512], path[1024];
     double quota = 0;
     const char *kind = "";
-    if (read_small("/proc/self/cgroup", text, sizeof text) == 0) {
-        if (cpus_cgroup_path(text, "cpu", path, sizeof path) == 0) {
-            static const char *const mounts[] = {"/sys/fs/cgroup/cpu",
-                                                 "/sys/fs/cgroup/cpu,cpuacct",
-                                                 "/sys/fs/cgroup/cpuacct,cpu"};
-            for (size_t i = 0; i < 3 && quota == 0; i++)
-                quota = tightest(mounts[i], path, 0);
-            if (quota > 0)
-                kind = "v1";
-        }
-        if (quota == 0 && cpus_cgroup_path(text, "", path, sizeof path) == 0) {
-            quota = tightest("/sys/fs/cgroup", path, 1);
-            if (quota == 0)
-                quota = tightest("/sys/fs/cgroup/unified", path, 1);
-            if (quota > 0)
-                kind = "v2";
-        }
+    if (cpus_own_cgroup(0, mount, sizeof mount, path, sizeof path) == 0) {
+        quota = tightest(mount, path, 0);
+        if (quota > 0)
+            kind = "v1";
+    }
+    if (quota == 0 &&
+        cpus_own_cgroup(1, mount, sizeof mount, path, sizeof path) == 0) {
+        quota = tightest(mount, path, 1);
+        if (quota > 0)
+            kind = "v2";
     }
     int n = cpus_quota_threads(quota, affinity);
     if (n > affinity)

@@ -21,6 +21,19 @@ int cpus_available(char *why, size_t whylen);
 int cpus_cgroup_path(const char *proc_self_cgroup, const char *controller,
                      char *out, size_t outlen);
 
+/* The mount point of the cgroup hierarchy carrying |controller| ("cpu")
+ * in the text of /proc/mounts; an empty |controller| asks for the cgroup2
+ * mount. Returns 0 and copies it, or -ENOENT. */
+int cpus_cgroup_mount(const char *proc_mounts, const char *controller,
+                      char *out, size_t outlen);
+
+/* This process's own cgroup for the cpu controller: v1 (|v2| 0) or the v2
+ * unified hierarchy, as the mount point and the path below it (from
+ * /proc/self/cgroup and /proc/mounts). Returns 0, or -ENOENT when that
+ * hierarchy is not there. */
+int cpus_own_cgroup(int v2, char *mount, size_t mountlen, char *path,
+                    size_t pathlen);
+
 /* Parses v2 cpu.max ("max 100000" or "150000 100000"). Returns 0 with the
  * quota in CPUs (0 when unlimited), or -EINVAL. */
 int cpus_parse_cpu_max(const char *text, double *cpus);

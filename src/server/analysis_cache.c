@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics.h"
+
 struct analysis_entry {
     analysis_key key;
     uint64_t hash;
@@ -114,6 +116,7 @@ analysis_entry *analysis_cache_get(const analysis_key *k) {
         cache.misses++;
     }
     pthread_mutex_unlock(&cache.lock);
+    metrics_cache_lookup(e != NULL);
     return e;
 }
 

@@ -75,7 +75,11 @@ typedef struct conn {
     struct tls_conn *tls;   /* set on a TLS listener's connections */
     unsigned tls_ready : 1; /* handshake done, ALPN looked at */
     const char *protocol;   /* "http/1.1", "h2c" or "h2" */
+    const router *router;   /* the listener's routes */
 } conn;
+
+/* Switches |c->protocol| (the connections-by-protocol gauge follows). */
+void conn_set_protocol(conn *c, const char *protocol);
 
 /* Writes |out| (uv_try_write first), or begins the close once everything
  * is written and |close_after| is set. */

@@ -24,6 +24,8 @@
 #include "conn.h"
 #include "tls.h"
 #include "log.h"
+#include "metrics.h"
+#include "observe.h"
 #include "timeutil.h"
 
 static void process(conn *c);
@@ -274,6 +276,7 @@ static int handler_finished(conn *c) {
     if (c->state == ST_CLOSED) {
         /* The client went away while an asynchronous handler ran; the
          * connection's memory waited for this answer. */
+        observe_request_abandoned(&c->ex, 0);
         if (c->orphaned)
             free_conn_memory(c);
         return -1;
@@ -385,7 +388,7 @@ static void dispatch(conn *c) {
     conn_clear_timeout(c);
     c->handler_running = 1;
     worker_handler_started(c->w);
-    router_dispatch(&c->srv->router, ex);
+    router_dispatch(c->router, ex);
 }
 
 /* Starts a request from a parsed head; returns 0 to go on, -1 if the
@@ -619,7 +622,7 @@ static void tls_input(conn *c) {
             c->tls_ready = 1;
             const char *alpn = tls_alpn(c->tls);
             if (alpn && strcmp(alpn, "h2") == 0) {
-                c->protocol = "h2";
+                conn_set_protocol(c, "h2");
                 if (h2_start(c) != 0) {
                     conn_close(c);
                     return;
@@ -698,10 +701,16 @@ static void timer_closed(uv_handle_t *h) {
     uv_close((uv_handle_t *)&c->tcp, free_conn);
 }
 
+void conn_set_protocol(conn *c, const char *protocol) {
+    metrics_conn_protocol(c->protocol, protocol);
+    c->protocol = protocol;
+}
+
 void conn_close(conn *c) {
     if (c->state == ST_CLOSED)
         return;
     c->state = ST_CLOSED;
+    metrics_conn_protocol(c->protocol, NULL);
     update_reading(c);
     worker_remove_conn(c->w, &c->link);
     uv_close((uv_handle_t *)&c->timer, timer_closed);
@@ -726,7 +735,7 @@ static void link_abort(conn_link *l) {
     conn_close(from_link(l));
 }
 
-void conn_start(worker *w, int fd, struct tls_ctx *tls) {
+void conn_start(worker *w, int fd, struct tls_ctx *tls, const router *rt) {
     server *srv = w->srv;
     size_t cap = (size_t)srv->opt.max_header_bytes + READ_ROOM;
     conn *c = calloc(1, sizeof *c);
@@ -750,7 +759,8 @@ void conn_start(worker *w, int fd, struct tls_ctx *tls) {
     c->ex.send = send_response;
     c->ex.stream = stream_response;
     exchange_reset(&c->ex);
-    c->protocol = "http/1.1";
+    c->router = rt;
+    conn_set_protocol(c, "http/1.1");
     c->link.drain = link_drain;
     c->link.abort = link_abort;
 

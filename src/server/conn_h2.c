@@ -18,6 +18,8 @@
 
 #include "conn.h"
 #include "log.h"
+#include "metrics.h"
+#include "observe.h"
 #include "timeutil.h"
 
 enum { H2_OUT_HIGH_WATER = 256 * 1024, H2_MAX_FIELDS = 128 };
@@ -227,6 +229,7 @@ static void send_response(exchange *ex) {
         worker_handler_done(ex->worker); /* once: exchanges answer once */
     if (s->closed) {
         /* The peer reset the stream while the handler ran. */
+        observe_request_abandoned(ex, s->id);
         stream_free(s);
         return;
     }
@@ -261,6 +264,7 @@ static int stream_response(exchange *ex, int op, const char *data, size_t len) {
         if (s->dispatched)
             worker_handler_done(ex->worker);
         if (s->closed) {
+            observe_request_abandoned(ex, s->id);
             stream_free(s);
             return EXCHANGE_STREAM_GONE;
         }
@@ -428,7 +432,18 @@ static void dispatch(h2_session *h, h2_stream *s) {
         exchange_problem(ex, 413, NULL, "request body over the size limit");
         return;
     }
-    router_dispatch(&h->c->srv->router, ex);
+    router_dispatch(h->c->router, ex);
+}
+
+/* Counts every GOAWAY that goes out: ours (drain, request limits) and
+ * nghttp2's own (protocol errors, floods). */
+static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame,
+                         void *user) {
+    (void)ng;
+    (void)user;
+    if (frame->hd.type == NGHTTP2_GOAWAY)
+        metrics_goaway_sent();
+    return 0;
 }
 
 static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame,
@@ -534,6 +549,7 @@ int h2_start(conn *c) {
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb,
                                                               on_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
     nghttp2_option *opt;
     nghttp2_option_new(&opt);
     /* Flood guards beyond nghttp2's defaults: queued control frames the
@@ -566,7 +582,7 @@ int h2_start(conn *c) {
             h->ng, NGHTTP2_FLAG_NONE, 0, (int32_t)o->h2_connection_window_size);
     c->h2 = h;
     if (c->protocol == NULL || strcmp(c->protocol, "http/1.1") == 0)
-        c->protocol = "h2c";
+        conn_set_protocol(c, "h2c");
     return 0;
 }
 

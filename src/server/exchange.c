@@ -7,6 +7,7 @@
 
 #include "json.h"
 #include "log.h"
+#include "observe.h"
 #include "server.h"
 #include "timeutil.h"
 
@@ -263,20 +264,5 @@ void exchange_problem(exchange *ex, int status, const char *title,
 
 void exchange_access_log(const exchange *ex, const char *protocol,
                          int32_t stream_id) {
-    log_line *l = log_access_begin();
-    if (l == NULL)
-        return;
-    log_strn(l, "http.request.method", ex->method_str, ex->method_len);
-    log_strn(l, "url.path", ex->path, ex->path_len);
-    if (ex->route)
-        log_str(l, "http.route", ex->route->template);
-    log_int(l, "http.response.status_code", ex->status);
-    log_int(l, "http.response.body.bytes",
-            (int64_t)(ex->streaming ? ex->streamed : exchange_body_len(ex)));
-    log_str(l, "network.protocol.name", protocol);
-    log_int(l, "event.duration", (int64_t)(time_mono_ns() - ex->start_ns));
-    if (stream_id)
-        log_int(l, "http2.stream_id", stream_id);
-    log_end(l);
-    worker_note_access(ex->worker);
+    observe_request_end(ex, protocol, stream_id);
 }

@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "h1_parser.h"
+#include "trace.h"
 
 typedef h1_header http_field;
 
@@ -65,6 +66,8 @@ struct exchange {
     size_t body_len;
     const char *protocol; /* "http/1.1", "h2c" or "h2" */
     uint64_t start_ns;    /* monotonic clock at the end of the head */
+    trace_ctx trace;      /* ids, sampling, database time (observe.c) */
+    int observed;         /* observe_request_begin ran for it */
 
     /* Set by the router. */
     const route *route;
@@ -162,9 +165,10 @@ void exchange_stream_begin(exchange *ex, int status, const char *content_type,
 int exchange_stream_write(exchange *ex, const char *data, size_t len);
 void exchange_stream_end(exchange *ex);
 
-/* Writes the access-log line of an answered exchange (on its worker's
- * thread): method, path, route, status, bytes, duration, protocol and, for
- * HTTP/2, the stream id (0: none). */
+/* An answered exchange (on its worker's thread): counts it, ends its span
+ * and writes its access-log line - method, path, route, status, bytes,
+ * duration, protocol, database queries and time, trace and span ids and,
+ * for HTTP/2, the stream id (0: none). See observe.h. */
 void exchange_access_log(const exchange *ex, const char *protocol,
                          int32_t stream_id);
 

@@ -7,12 +7,12 @@
 #include "server.h"
 #include "store.h"
 
-static void healthz(exchange *ex) {
+void ops_healthz(exchange *ex) {
     static const char body[] = "{\"status\":\"ok\"}\n";
     exchange_respond(ex, 200, "application/json", body, sizeof body - 1);
 }
 
-static void readyz(exchange *ex) {
+void ops_readyz(exchange *ex) {
     server *srv = ex->server;
     if (srv->store && !store_ready(srv->store)) {
         static const char body[] = "{\"status\":\"migrations pending\"}\n";
@@ -36,14 +36,18 @@ static void debug_echo(exchange *ex) {
 }
 
 static const route ops_routes[] = {
-    {HTTP_GET, "/healthz", healthz},
-    {HTTP_GET, "/readyz", readyz},
+    {HTTP_GET, "/healthz", ops_healthz},
+    {HTTP_GET, "/readyz", ops_readyz},
 };
 
 static const route echo_route = {HTTP_POST, "/debug/echo", debug_echo};
 
 /* One table: the operations endpoints, the API when there is a store, and
- * the echo endpoint when asked for. */
+ * the echo endpoint when asked for. The echo endpoint is the one /debug/
+ * route on the public listeners, on purpose: it exists to test request
+ * bodies through the public protocol stack (HTTP/1.1 framing, HTTP/2
+ * DATA), is off unless --debug-echo, and reveals nothing about the
+ * server. Everything else under /debug/ is on the admin listener. */
 int handlers_init(server *srv) {
     size_t n = sizeof ops_routes / sizeof ops_routes[0];
     size_t cap = n + api_object_route_count + api_series_route_count +

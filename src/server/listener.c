@@ -26,7 +26,8 @@ struct listener {
     int fd;
     server *srv;
     struct tls_ctx *tls; /* NULL: cleartext */
-    unsigned next;       /* round-robin among equally loaded workers */
+    const router *router;
+    unsigned next; /* round-robin among equally loaded workers */
 };
 
 /* Splits "HOST:PORT" or "[v6]:PORT"; an empty host means all addresses. */
@@ -94,18 +95,21 @@ static void on_acceptable(uv_poll_t *p, int status, int events) {
             }
             return;
         }
+        /* The admin listener is not held to --max-connections: a server
+         * saturated with clients is when /metrics matters most. */
         if (atomic_load(&srv->draining) ||
-            atomic_load(&srv->connections) >= srv->opt.max_connections) {
+            (l->router != &srv->admin_router &&
+             atomic_load(&srv->connections) >= srv->opt.max_connections)) {
             close(fd); /* over the cap: refuse rather than queue */
             continue;
         }
         atomic_fetch_add(&srv->connections, 1);
-        worker_adopt(pick_worker(l), fd, l->tls);
+        worker_adopt(pick_worker(l), fd, l->tls, l->router);
     }
 }
 
 static int open_one(server *srv, const char *spec, struct tls_ctx *tls,
-                    listener *l) {
+                    const router *rt, listener *l) {
     char host[256], port[16];
     int rc = split_hostport(spec, host, sizeof host, port, sizeof port);
     if (rc)
@@ -140,15 +144,19 @@ static int open_one(server *srv, const char *spec, struct tls_ctx *tls,
     l->fd = fd;
     l->srv = srv;
     l->tls = tls;
+    l->router = rt;
     l->next = 0;
     uv_poll_init(srv->loop, &l->poll, fd);
     l->poll.data = l;
     uv_poll_start(&l->poll, UV_READABLE, on_acceptable);
-    log_line *ll = log_begin(LOG_INFO, "listening");
+    int admin = rt == &srv->admin_router;
+    log_line *ll = log_begin(LOG_INFO, admin ? "admin listening" : "listening");
     log_str(ll, "server.address", addr);
     log_int(ll, "server.port", atol(serv));
     log_str(ll, "network.protocol.name",
             tls ? "h2, http/1.1 (TLS)" : "http/1.1, h2c");
+    if (admin)
+        log_str(ll, "objectd.serves", "/metrics /debug/* /healthz /readyz");
     log_end(ll);
 out:
     freeaddrinfo(res);
@@ -157,14 +165,21 @@ out:
 
 int listener_open_all(server *srv, listener **out, size_t *count) {
     size_t plain = srv->opt.listen.count;
-    size_t n = plain + (srv->tls ? srv->opt.tls_listen.count : 0);
+    size_t tls = srv->tls ? srv->opt.tls_listen.count : 0;
+    int admin = strcmp(srv->opt.admin_listen, "off") != 0;
+    size_t n = plain + tls + (size_t)admin;
     listener *ls = calloc(n ? n : 1, sizeof *ls);
     if (ls == NULL)
         return -ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        const char *spec = i < plain ? srv->opt.listen.items[i]
-                                     : srv->opt.tls_listen.items[i - plain];
-        int rc = open_one(srv, spec, i < plain ? NULL : srv->tls, &ls[i]);
+        /* The admin listener last: "listening" lines come first, in the
+         * order of the options, as they always did. */
+        int is_admin = i == plain + tls;
+        const char *spec = is_admin    ? srv->opt.admin_listen
+                           : i < plain ? srv->opt.listen.items[i]
+                                       : srv->opt.tls_listen.items[i - plain];
+        int rc = open_one(srv, spec, i < plain || is_admin ? NULL : srv->tls,
+                          is_admin ? &srv->admin_router : &srv->router, &ls[i]);
         if (rc) {
             log_line *ll = log_begin(LOG_ERROR, "cannot listen");
             log_str(ll, "server.address", spec);

@@ -160,6 +160,20 @@ static int cmd_serve(int argc, char **argv, int cmd) {
     }
     log_set_level((log_level)log_level_parse(srv.opt.log_level));
     srv.opt.analysis_cache_on = strcmp(srv.opt.analysis_cache, "on") == 0;
+    {
+        char *end;
+        srv.opt.trace_sample_ratio = strtod(srv.opt.trace_sample, &end);
+        if (end == srv.opt.trace_sample || *end != '\0' ||
+            !(srv.opt.trace_sample_ratio >= 0 &&
+              srv.opt.trace_sample_ratio <= 1)) {
+            fprintf(stderr,
+                    "objectd: --trace-sample-ratio '%s': expected a number "
+                    "from 0 to 1\n(see objectd --help)\n",
+                    srv.opt.trace_sample);
+            config_free(&options_spec, &srv.opt);
+            return 2;
+        }
+    }
     analysis_cache_init(srv.opt.analysis_cache_on
                             ? (size_t)srv.opt.analysis_cache_mb << 20
                             : 0);

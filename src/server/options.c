@@ -92,8 +92,19 @@ static const config_option table[] = {
         "seed: the random seed (same seed and --end: same data)"),
     OPT("end", CONFIG_STRING, "2026-01-01T00:00:00Z", 0, 0, NULL, seed_end,
         "seed: the workload's end time (RFC 3339)"),
+    OPT("admin-listen", CONFIG_STRING, "127.0.0.1:9090", 0, 0, NULL,
+        admin_listen,
+        "admin listener HOST:PORT serving /metrics, /debug/*, /healthz "
+        "and /readyz (HTTP/1.1 and h2c); 'off' disables it"),
+    OPT("otlp-endpoint", CONFIG_STRING, NULL, 0, 0, NULL, otlp_endpoint,
+        "export trace spans as OTLP/HTTP JSON to http://HOST:PORT/v1/traces "
+        "(unset: no export)"),
+    OPT("trace-sample-ratio", CONFIG_STRING, "1", 0, 0, NULL, trace_sample,
+        "share of new traces sampled, 0..1 (a traceparent's sampled flag "
+        "decides for its requests)"),
     OPT("debug-echo", CONFIG_BOOL, "false", 0, 0, NULL, debug_echo,
-        "serve POST /debug/echo, which returns the request body (testing)"),
+        "serve POST /debug/echo on the public listeners, which returns the "
+        "request body (testing the protocol layer)"),
 };
 
 const config_spec options_spec = {table, sizeof table / sizeof table[0],

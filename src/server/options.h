@@ -29,6 +29,10 @@ typedef struct options {
     int64_t h2_initial_window_size;
     int64_t h2_connection_window_size;
     int debug_echo;
+    char *admin_listen;        /* "off": no admin listener */
+    char *otlp_endpoint;       /* NULL or "": no trace export */
+    char *trace_sample;        /* --trace-sample-ratio as given */
+    double trace_sample_ratio; /* derived: parsed, 0..1 */
     int64_t seed_objects;
     int64_t seed_days;
     int64_t seed_interval_ms;

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "observe.h"
+
 static int is_typed(const char *name, size_t len) {
     return (len == 2 && memcmp(name, "id", 2) == 0) ||
            (len == 1 && name[0] == 'n');
@@ -124,10 +126,13 @@ void router_dispatch(const router *r, exchange *ex) {
     int allowed = 0;
     const char *bad = NULL;
     int rc = router_match(r, ex, &allowed, &bad);
+    observe_request_begin(ex);
     if (rc == ROUTER_FOUND) {
         ex->route->handler(ex);
+        observe_handler_returned();
         return;
     }
+    observe_handler_returned();
     if (rc == ROUTER_METHOD_NOT_ALLOWED) {
         char allow[96], detail[160];
         size_t n = router_allow_header(allowed, allow, sizeof allow);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "observe.h"
 #include "server.h"
 #include "store.h"
 #include "timeutil.h"
@@ -101,8 +102,16 @@ int server_run(server *srv) {
     srv->h1_limits.max_head_bytes = (size_t)srv->opt.max_header_bytes;
     srv->h1_limits.max_target_bytes = (size_t)srv->opt.max_header_bytes;
     srv->h1_limits.max_headers = (size_t)srv->opt.max_headers;
-    if (handlers_init(srv) != 0)
+    if (handlers_init(srv) != 0 || admin_routes_init(srv) != 0)
         return -ENOMEM;
+    char err[512];
+    if (observe_init(srv, err, sizeof err) != 0) {
+        log_line *el = log_begin(LOG_ERROR, "cannot start observability");
+        log_str(el, "error.message", err);
+        log_end(el);
+        handlers_free(srv);
+        return -EINVAL;
+    }
 
     srv->workers = calloc((size_t)srv->nworkers, sizeof *srv->workers);
     if (srv->workers == NULL)
@@ -176,7 +185,9 @@ out:
     }
     free(srv->workers);
     srv->workers = NULL;
+    observe_shutdown();
     handlers_free(srv);
+    admin_routes_free(srv);
     log_access_flush();
     return rc;
 }

@@ -26,6 +26,7 @@ typedef struct conn_link conn_link;
 typedef struct pending_conn {
     int fd;
     struct tls_ctx *tls;
+    const router *router; /* the public routes, or the admin ones */
 } pending_conn;
 
 /* Every connection, whatever its protocol, is on its worker's list so that
@@ -64,7 +65,8 @@ struct worker {
 struct server {
     options opt;
     struct store *store;
-    router router;
+    router router;       /* the public listeners' routes */
+    router admin_router; /* --admin-listen: metrics, debug, health */
     h1_limits h1_limits;
     worker *workers;
     int nworkers;
@@ -85,8 +87,9 @@ int worker_start(worker *w);
 void worker_request(worker *w, int drain, int abort_now);
 void worker_join(worker *w);
 
-/* Any thread: queue |fd| for |w|, which adopts it as a new connection. */
-void worker_adopt(worker *w, int fd, struct tls_ctx *tls);
+/* Any thread: queue |fd| for |w|, which adopts it as a new connection
+ * served by |rt|. */
+void worker_adopt(worker *w, int fd, struct tls_ctx *tls, const router *rt);
 
 /* Links |c| into / out of the worker's connection list. */
 void worker_add_conn(worker *w, conn_link *c);
@@ -103,9 +106,9 @@ const char *worker_date_line(worker *w, size_t *len);
 void worker_note_access(worker *w);
 
 /* Creates the connection for an accepted socket on |w|'s loop; |tls| is
- * the listener's TLS context or NULL for cleartext. */
+ * the listener's TLS context or NULL for cleartext; |rt| its routes. */
 struct tls_ctx;
-void conn_start(worker *w, int fd, struct tls_ctx *tls);
+void conn_start(worker *w, int fd, struct tls_ctx *tls, const router *rt);
 
 /* Listeners (listener.c), on the main loop. listener_open binds every
  * --listen address (logging each one's real port), listener_close stops
@@ -119,8 +122,14 @@ void listener_close_all(listener *ls, size_t count);
 void worker_handler_started(worker *w);
 void worker_handler_done(worker *w);
 
-/* The routes objectd serves (handlers.c). */
+/* The routes objectd serves (handlers.c): the public ones and the admin
+ * listener's (admin.c). */
 int handlers_init(server *srv);
+int admin_routes_init(server *srv);
+/* GET /healthz and /readyz, on both kinds of listener. */
+void ops_healthz(exchange *ex);
+void ops_readyz(exchange *ex);
+void admin_routes_free(server *srv);
 void handlers_free(server *srv);
 
 #endif

@@ -98,7 +98,7 @@ static void on_wakeup(uv_async_t *a) {
             close(fds[i].fd);
             worker_conn_lost(w);
         } else {
-            conn_start(w, fds[i].fd, fds[i].tls);
+            conn_start(w, fds[i].fd, fds[i].tls, fds[i].router);
         }
     }
     if (drain && !w->draining) {
@@ -146,7 +146,7 @@ static void worker_main(void *arg) {
     compress_thread_cleanup();
 }
 
-void worker_adopt(worker *w, int fd, struct tls_ctx *tls) {
+void worker_adopt(worker *w, int fd, struct tls_ctx *tls, const router *rt) {
     pthread_mutex_lock(&w->lock);
     if (w->pending_count == w->pending_cap) {
         size_t cap = w->pending_cap ? w->pending_cap * 2 : 64;
@@ -161,6 +161,7 @@ void worker_adopt(worker *w, int fd, struct tls_ctx *tls) {
         w->pending_cap = cap;
     }
     w->pending[w->pending_count].fd = fd;
+    w->pending[w->pending_count].router = rt;
     w->pending[w->pending_count++].tls = tls;
     pthread_mutex_unlock(&w->lock);
     /* Counted here, not when the worker gets to it, so that the next

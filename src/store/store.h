@@ -134,6 +134,48 @@ int store_ready(store *s);
 /* "sqlite" or "postgresql" (the `store` label of metrics). */
 const char *store_kind(const store *s);
 
+/* Connections the store's "pool" has for the process: PostgreSQL's pooled
+ * connections; for SQLite the reader connections, one per thread of
+ * libuv's pool (UV_THREADPOOL_SIZE, default 4). */
+int store_pool_size(const store *s);
+
+/* The operations below, by name (metrics, traces, /debug/queries). */
+enum store_query {
+    STORE_Q_OBJECT_CREATE,
+    STORE_Q_OBJECT_PUT,
+    STORE_Q_OBJECT_GET,
+    STORE_Q_OBJECT_LIST,
+    STORE_Q_REVISIONS_LIST,
+    STORE_Q_OBSERVATIONS_PUT,
+    STORE_Q_EVENTS_PUT,
+    STORE_Q_OBSERVATIONS_LIST,
+    STORE_Q_EVENTS_LIST,
+    STORE_Q_ANALYSIS_LOAD,
+    STORE_Q_OBJECT_VERSION,
+    STORE_Q_COUNT,
+};
+
+/* "object_get" for STORE_Q_OBJECT_GET; "unknown" out of range. */
+const char *store_query_name(int query);
+
+/* Instrumentation, set once before the loops run (NULL: none). Every
+ * asynchronous call below is timed in one place (store.c) from the call
+ * to its callback: |begin| runs on the loop thread when the call is made
+ * and returns a context the observer keeps (the request it belongs to);
+ * |end| runs when the result is there, before the caller's callback;
+ * |enter| and |leave| bracket the caller's callback, so that calls it
+ * makes belong to the same context. |pool_wait| reports how long an
+ * operation waited for a connection or thread; it may run on any thread. */
+typedef struct store_observer {
+    void *(*begin)(int query);
+    void (*end)(void *ctx, int query, uint64_t start_ns, uint64_t end_ns,
+                uint64_t rows, int status);
+    void *(*enter)(void *ctx); /* returns what |leave| restores */
+    void (*leave)(void *saved);
+    void (*pool_wait)(uint64_t wait_ns);
+} store_observer;
+void store_set_observer(const store_observer *o);
+
 /* The per-loop handle, created on the main thread before the loops run;
  * |index| is the worker's index. Freed by store_close. */
 store_loop *store_loop_attach(store *s, uv_loop_t *loop, int index);

@@ -38,6 +38,10 @@ typedef struct store_backend {
     int (*object_version)(void *loop_impl, int64_t id, store_cb cb, void *arg);
 } store_backend;
 
+/* A backend reports how long an operation waited for a pooled connection
+ * (or a thread) before it ran; any thread. */
+void store_note_pool_wait(uint64_t wait_ns);
+
 extern const store_backend store_sqlite_backend;
 extern const store_backend store_pg_backend;
 

@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "store_backend.h"
+#include "timeutil.h"
 
 #define container_of(p, type, member)                                          \
     ((type *)(void *)((char *)(p)-offsetof(type, member)))
@@ -382,6 +383,7 @@ struct pg_req {
     int is_write;
     int resends; /* after lost connections */
     uint64_t deadline;
+    uint64_t submitted_ns; /* for the pool-wait metric */
     store_cb cb;
     void *arg;
     int nparams;
@@ -634,6 +636,7 @@ static pg_req *req_new(pg_loop *pl, int stmt, int kind, int nparams,
     if (req == NULL)
         return NULL;
     req->pl = pl;
+    req->submitted_ns = time_mono_ns();
     req->stmt = stmt;
     req->kind = kind;
     req->cb = cb;
@@ -1692,6 +1695,8 @@ static int conn_flush(pg_conn *c) {
 
 static void conn_send(pg_conn *c, pg_req *req) {
     pg_loop *pl = c->pl;
+    if (req->resends == 0)
+        store_note_pool_wait(time_mono_ns() - req->submitted_ns);
     if (!PQsendQueryPrepared(c->pg, stmts[req->stmt].name, req->nparams,
                              req->params, req->lengths, req->formats,
                              kind_binary(req->kind))) {

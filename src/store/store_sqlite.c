@@ -31,6 +31,7 @@
 
 #include "sqlite_days.h"
 #include "store_backend.h"
+#include "timeutil.h"
 
 enum {
     BUSY_TIMEOUT_MS = 5000,
@@ -312,6 +313,7 @@ enum op {
  * result (rows and strings also in |mem|, the rows array apart). */
 typedef struct req {
     uv_work_t work;
+    uint64_t queued_ns; /* for the pool-wait metric */
     sqlite_store *s;
     enum op op;
     store_cb cb;
@@ -1686,6 +1688,7 @@ static void req_free(req *r) {
 
 static void work_cb(uv_work_t *work) {
     req *r = work->data;
+    store_note_pool_wait(time_mono_ns() - r->queued_ns);
     switch (r->op) {
     case OP_CREATE:
         do_create(r);
@@ -1763,6 +1766,7 @@ static req *req_new(void *loop_impl, enum op op, store_cb cb, void *arg) {
  * will never be called). */
 static int req_queue(void *loop_impl, req *r) {
     sqlite_loop *sl = loop_impl;
+    r->queued_ns = time_mono_ns();
     int rc = uv_queue_work(sl->loop, &r->work, work_cb, after_work_cb);
     if (rc != 0)
         req_free(r);

@@ -224,6 +224,11 @@ class Server:
     `access_log` may be True (a fresh temp file), a path, "-", "off" or None
     (flag omitted). `listen`/`threads` None omit those flags. `raw_argv`
     replaces the whole argument list (the binary is still prepended).
+
+    The admin listener gets a port of its own (127.0.0.1:0, through
+    OBJECTD_ADMIN_LISTEN so that raw_argv servers get one too): tests never
+    collide with each other or with `make run` on 9090. `admin_port` is
+    learnt from the "admin listening" line (None when it is off).
     """
 
     def __init__(self, args=(), *, debug_echo=False, access_log=True,
@@ -254,10 +259,12 @@ class Server:
         for k in list(self.env):
             if k.startswith("OBJECTD_"):
                 del self.env[k]  # no leakage from the caller's environment
+        self.env["OBJECTD_ADMIN_LISTEN"] = "127.0.0.1:0"
         if env:
             self.env.update(env)
         self.proc = None
         self.port = None
+        self.admin_port = None
         self.address = None
         self.listening = []  # parsed "listening" records
         self._err = None
@@ -300,6 +307,19 @@ class Server:
             self.kill()
             raise ServerError(f"listening line without a usable server.port: {rec}")
         self.address = field(rec, "server.address") or "127.0.0.1"
+        # The admin listener opens right after the others, before
+        # "started"; wait for whichever comes (bounded), it may be off.
+        while time.monotonic() < deadline:
+            recs = [r for r in (_json_or_none(l) for l in self._err.snapshot())
+                    if r]
+            admin = [r for r in recs if r.get("message") == "admin listening"]
+            if admin:
+                self.admin_port = int(field(admin[0], "server.port"))
+                break
+            if any(r.get("message") in ("started", "stopped") for r in recs) \
+                    or self.proc.poll() is not None:
+                break
+            time.sleep(0.01)
         return self
 
     def __enter__(self):
@@ -696,6 +716,13 @@ def request(port, method, path, headers=None, body=None, head=None,
         c.send(build_request(method, path, headers, body, **kw))
         return c.read_response(timeout=timeout,
                                head=(method == "HEAD") if head is None else head)
+
+
+def admin_get(srv, path, timeout=IO_TIMEOUT):
+    """GET |path| on the server's admin listener; returns the Response."""
+    if srv.admin_port is None:
+        raise ServerError("this server has no admin listener")
+    return request(srv.admin_port, "GET", path, timeout=timeout)
 
 
 def free_port():

@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# bench/observability.sh - what observability costs objectd (issue 7).
+#
+#   bench/observability.sh            5 rounds x 100000 requests per config
+#   bench/observability.sh --quick    1 round x 10000 requests (smoke test)
+#   TRACE_RATIO=0.1 bench/observability.sh   tracing at 10% instead of 100%
+#
+# Part 1, peak throughput on a database-backed route: GET
+# /api/v1/objects/{id} (SQLite) over h2c, h2load -c $CONNS -m $STREAMS,
+# against two objectd instances running side by side:
+#   off: --access-log off --admin-listen off (no tracing)
+#   on:  access log to a file, the admin listener scraped for /metrics every
+#        second during the run, and tracing at 100% sampling into a live
+#        OTLP/HTTP receiver (a small Python one that counts the spans).
+# The two alternate, the order swapping every round; a run with any failed
+# request is not a measurement (the script stops). Prints req/s and the
+# server's CPU per request (utime+stime from /proc, all threads) for every
+# run, then medians and the ratio on/off (target >= 0.97), and checks that
+# the receiver got two spans per request of the "on" runs (one SERVER, one
+# CLIENT for the query) minus what objectd says it dropped.
+#
+# Part 2, idle: the "on" instance (everything enabled) after its traffic,
+# left alone for $IDLE_SECONDS: its CPU (schedstat of every thread, ns) in %
+# of one core (target < 0.5%) and its wake-ups per second - the increase of
+# voluntary + involuntary context switches over all its threads (target
+# <= 5/s).
+#
+# Exit status 0 when every run was valid (whether or not targets were met).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+
+ROUNDS=${ROUNDS:-5}
+REQUESTS=${REQUESTS:-100000}
+CONNS=${CONNS:-8}
+STREAMS=${STREAMS:-10}
+THREADS=${THREADS:-1}
+IDLE_SECONDS=${IDLE_SECONDS:-10}
+TRACE_RATIO=${TRACE_RATIO:-1} # the issue's "everything on": 100% sampling
+if [[ ${1:-} == --quick ]]; then
+    ROUNDS=1
+    REQUESTS=10000
+fi
+
+[[ -x $H2LOAD ]] || bench_die "h2load not found at $H2LOAD"
+bench_setup_tmpdir
+busy=$(bench_idle_check 1)
+bench_log "machine busy before: ${busy}%; $ROUNDS rounds x $REQUESTS requests," \
+    "h2c -c $CONNS -m $STREAMS, objectd --threads $THREADS"
+
+# ---- the OTLP receiver: counts spans, answers 200 ---------------------
+RX_PORT=$(bench_free_port)
+cat >"$BENCH_TMP/receiver.py" <<'PY'
+import http.server, sys, threading
+spans = 0
+lock = threading.Lock()
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        global spans
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        n = body.count(b'"spanId"')
+        with lock:
+            spans += n
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+    def do_GET(self):
+        with lock:
+            b = str(spans).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+python3 "$BENCH_TMP/receiver.py" "$RX_PORT" >"$BENCH_TMP/receiver.log" 2>&1 &
+RX_PID=$!
+bench_on_cleanup "kill $RX_PID 2>/dev/null; wait $RX_PID 2>/dev/null"
+bench_wait_http "http://127.0.0.1:$RX_PORT/" 10 "$RX_PID" || bench_die "receiver did not start"
+rx_spans() { curl -s -m 5 "http://127.0.0.1:$RX_PORT/"; }
+
+# ---- the two instances --------------------------------------------------
+OFF_PORT=$(bench_free_port)
+ON_PORT=$(bench_free_port)
+ADMIN_PORT=$(bench_free_port)
+bench_objectd_spawn off "$OFF_PORT" "$THREADS" --db "sqlite:$BENCH_TMP/off.db" \
+    --admin-listen off
+bench_objectd_spawn on "$ON_PORT" "$THREADS" --db "sqlite:$BENCH_TMP/on.db" \
+    --admin-listen "127.0.0.1:$ADMIN_PORT" --access-log "$BENCH_TMP/access.log" \
+    --otlp-endpoint "http://127.0.0.1:$RX_PORT/v1/traces" --trace-sample-ratio "$TRACE_RATIO"
+for port in "$OFF_PORT" "$ON_PORT"; do
+    curl -sf -m 5 -o /dev/null -H 'content-type: application/json' \
+        -d '{"type":"bench","name":"o","attributes":{"k":"v"}}' \
+        "http://127.0.0.1:$port/api/v1/objects" || bench_die "cannot create the object"
+done
+# The access log option above overrides the spawn's --access-log off (last
+# one wins); make sure it did.
+sleep 0.5
+[[ -s $BENCH_TMP/access.log ]] || bench_die "the 'on' instance writes no access log"
+
+scrape_loop() { # scrapes /metrics once a second until killed (bounded)
+    local i
+    for ((i = 0; i < 600; i++)); do
+        curl -s -m 2 -o /dev/null "http://127.0.0.1:$ADMIN_PORT/metrics" || true
+        sleep 1
+    done
+}
+
+declare -a RPS_ON=() RPS_OFF=() CPU_ON=() CPU_OFF=() RX_CPU=()
+ON_REQUESTS=0
+run_one() { # name port round
+    local name=$1 port=$2 out=$BENCH_TMP/h2load.$1.$3 pid t0 t1 r0 r1 rps total cpu rx scraper=
+    pid=${BENCH_OBJECTDS[$name]}
+    [[ $name == on ]] && { scrape_loop & scraper=$!; }
+    t0=$(bench_cpu_ticks "$pid")
+    r0=$(bench_cpu_ticks "$RX_PID")
+    bench_h2load_run "$out" -n "$REQUESTS" -c "$CONNS" -m "$STREAMS" -t 1 \
+        "http://127.0.0.1:$port/api/v1/objects/1" || true
+    t1=$(bench_cpu_ticks "$pid")
+    r1=$(bench_cpu_ticks "$RX_PID")
+    if [[ -n $scraper ]]; then kill "$scraper" 2>/dev/null; wait "$scraper" 2>/dev/null || true; fi
+    read -r rps total < <(bench_h2load_parse "$out") ||
+        bench_die "$name round $3: not a valid measurement (see above)"
+    cpu=$(bench_cpu_us_per_req $((t1 - t0)) "$total")
+    rx=$(bench_cpu_us_per_req $((r1 - r0)) "$total")
+    printf '%-4s round %d  %10.0f req/s  %8s us CPU/req  (receiver %s us/req)\n' \
+        "$name" "$3" "$rps" "$cpu" "$rx"
+    if [[ $name == on ]]; then
+        RPS_ON+=("$rps"); CPU_ON+=("$cpu"); RX_CPU+=("$rx")
+        ON_REQUESTS=$((ON_REQUESTS + total))
+    else
+        RPS_OFF+=("$rps"); CPU_OFF+=("$cpu")
+    fi
+}
+
+# Warm-up (not counted): caches, the receiver, page faults.
+bench_h2load_run "$BENCH_TMP/warm.off" -n "$REQUESTS" -c "$CONNS" -m "$STREAMS" \
+    "http://127.0.0.1:$OFF_PORT/api/v1/objects/1" || true
+bench_h2load_run "$BENCH_TMP/warm.on" -n "$REQUESTS" -c "$CONNS" -m "$STREAMS" \
+    "http://127.0.0.1:$ON_PORT/api/v1/objects/1" || true
+bench_h2load_parse "$BENCH_TMP/warm.on" >/dev/null || bench_die "warm-up failed"
+WARM_REQ=$(bench_h2load_parse "$BENCH_TMP/warm.on" | cut -d' ' -f2)
+
+for ((r = 1; r <= ROUNDS; r++)); do
+    if ((r % 2)); then
+        run_one off "$OFF_PORT" "$r"
+        run_one on "$ON_PORT" "$r"
+    else
+        run_one on "$ON_PORT" "$r"
+        run_one off "$OFF_PORT" "$r"
+    fi
+done
+
+m_on=$(bench_median "${RPS_ON[@]}")
+m_off=$(bench_median "${RPS_OFF[@]}")
+c_on=$(bench_median "${CPU_ON[@]}")
+c_off=$(bench_median "${CPU_OFF[@]}")
+ratio=$(bench_ratio "$m_on" "$m_off")
+echo
+printf 'median req/s      off %10.0f   on %10.0f   on/off %s (target >= 0.97)\n' \
+    "$m_off" "$m_on" "$ratio"
+printf 'median CPU us/req off %10s   on %10s   on/off %s (objectd, all threads)\n' \
+    "$c_off" "$c_on" "$(bench_ratio "$c_on" "$c_off")"
+printf 'median receiver CPU us/req (on): %s - the OTLP receiver shares this machine\n' \
+    "$(bench_median "${RX_CPU[@]}")"
+
+# Every "on" request: a SERVER span and one CLIENT span (object_get), plus
+# the warm-up and the create; what objectd dropped is in its metrics.
+sleep 2 # the last batch waits up to a second
+dropped=$(curl -s -m 5 "http://127.0.0.1:$ADMIN_PORT/metrics" |
+    awk '$1 == "objectd_trace_spans_dropped_total" { print $2 }')
+got=$(rx_spans)
+want=$((2 * (ON_REQUESTS + WARM_REQ + 1)))
+if [[ $TRACE_RATIO == 1 ]]; then
+    printf 'spans received %s, expected %s, dropped (objectd) %s\n' "$got" "$want" "${dropped:-?}"
+    (( got + ${dropped:-0} >= want )) || bench_warn "spans missing beyond those counted as dropped"
+else
+    printf 'spans received %s of %s at ratio %s, dropped (objectd) %s\n' "$got" "$want" \
+        "$TRACE_RATIO" "${dropped:-?}"
+fi
+
+# ---- idle ----------------------------------------------------------------
+pid=${BENCH_OBJECTDS[on]}
+sched_ns() { # CPU ns of every thread of $1
+    cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d\n", s }'
+}
+switches() { # voluntary + involuntary context switches of every thread of $1
+    cat /proc/"$1"/task/*/status 2>/dev/null |
+        awk '/^(non)?voluntary_ctxt_switches:/ { s += $2 } END { printf "%d\n", s }'
+}
+sleep 1 # the access-log flush (200 ms) and the last span batch
+s0=$(sched_ns "$pid"); w0=$(switches "$pid"); t0=$EPOCHREALTIME
+sleep "$IDLE_SECONDS"
+s1=$(sched_ns "$pid"); w1=$(switches "$pid"); t1=$EPOCHREALTIME
+awk -v s=$((s1 - s0)) -v w=$((w1 - w0)) -v a="$t0" -v b="$t1" 'BEGIN {
+    d = b - a
+    printf "idle %.1f s (everything on): CPU %.4f%% of one core (target < 0.5%%), %.1f wake-ups/s (%d; target <= 5)\n",
+        d, 100 * s / (d * 1e9), w / d, w
+}'
+bench_objectd_kill on
+bench_objectd_kill off
