@@ -282,8 +282,10 @@ bench_objectd_start() {
     local -a unset_env=()
     local v
     for v in $(compgen -e | grep '^OBJECTD_'); do unset_env+=(-u "$v"); done
+    # No admin listener: its default port would collide with any other
+    # instance (and the figures are the API's alone).
     env "${unset_env[@]}" "$OBJECTD" serve --listen "127.0.0.1:$port" --threads "$threads" \
-        --access-log off >"$BENCH_TMP/objectd.stdout" 2>"$BENCH_OBJECTD_LOG" </dev/null &
+        --access-log off --admin-listen off >"$BENCH_TMP/objectd.stdout" 2>"$BENCH_OBJECTD_LOG" </dev/null &
     BENCH_OBJECTD_PID=$!
     if ! bench_wait_http "http://127.0.0.1:$port/healthz" 10 "$BENCH_OBJECTD_PID"; then
         tail -n 20 "$BENCH_OBJECTD_LOG" >&2 2>/dev/null
@@ -320,7 +322,8 @@ bench_objectd_stop() {
 
 # bench_objectd_spawn NAME PORT THREADS [ARG...]: one of several objectd
 # instances running side by side, told apart by NAME (a word):
-#   objectd serve --listen 127.0.0.1:PORT --threads THREADS --access-log off ARG...
+#   objectd serve --listen 127.0.0.1:PORT --threads THREADS --access-log off
+#       --admin-listen off ARG...
 # with any OBJECTD_* environment dropped.  Stderr goes to
 # $BENCH_TMP/objectd.NAME.log; the pid is ${BENCH_OBJECTDS[NAME]}.  Waits
 # (10 s) for GET /healthz.  The cleanup trap kills every instance left.
@@ -332,7 +335,7 @@ bench_objectd_spawn() {
     local -a unset_env=()
     for v in $(compgen -e | grep '^OBJECTD_'); do unset_env+=(-u "$v"); done
     env "${unset_env[@]}" "$OBJECTD" serve --listen "127.0.0.1:$port" --threads "$threads" \
-        --access-log off "$@" >"$BENCH_TMP/objectd.$name.stdout" 2>"$log" </dev/null &
+        --access-log off --admin-listen off "$@" >"$BENCH_TMP/objectd.$name.stdout" 2>"$log" </dev/null &
     BENCH_OBJECTDS[$name]=$!
     if ! BENCH_CURL_OPTS='' bench_wait_http "http://127.0.0.1:$port/healthz" 10 "${BENCH_OBJECTDS[$name]}"; then
         tail -n 20 "$log" >&2 2>/dev/null
