@@ -1064,13 +1064,29 @@ static int cmp_double(const void *a, const void *b) {
  * pivot, linear on average; after 2 log2(n) rounds without finishing (an
  * adversarial input) it sorts what is left, so never worse than
  * n log n. */
+static void insertion_sort(double *a, ptrdiff_t n) {
+    for (ptrdiff_t i = 1; i < n; i++) {
+        double x = a[i];
+        ptrdiff_t j = i;
+        for (; j > 0 && a[j - 1] > x; j--)
+            a[j] = a[j - 1];
+        a[j] = x;
+    }
+}
+
 static void select_kth(double *a, ptrdiff_t n, ptrdiff_t k) {
     ptrdiff_t lo = 0, hi = n - 1;
     int rounds = 0;
     for (ptrdiff_t m = n; m > 1; m >>= 1)
         rounds += 2;
     while (hi > lo) {
-        if (hi - lo < 16 || rounds-- == 0) {
+        /* Short ranges by insertion (no comparator calls); a range that
+         * will not shrink, by qsort. */
+        if (hi - lo < 24) {
+            insertion_sort(a + lo, hi - lo + 1);
+            return;
+        }
+        if (rounds-- == 0) {
             qsort(a + lo, (size_t)(hi - lo + 1), sizeof *a, cmp_double);
             return;
         }

@@ -134,10 +134,11 @@ int sqlite_days_register(sqlite3 *db) {
 }
 
 int sqlite_days_decode(const void *blob, size_t len, int64_t from, int64_t to,
-                       sqlite_days_fn fn, void *arg) {
+                       const char *metric, store_observation *out, size_t *n) {
     if (len % SQLITE_DAYS_RECORD != 0)
         return SQLITE_CORRUPT;
     const unsigned char *p = blob, *end = p + len;
+    size_t k = 0;
     for (; p < end; p += SQLITE_DAYS_RECORD) {
         int64_t ts = record_ts(p);
         if (ts < from)
@@ -145,11 +146,11 @@ int sqlite_days_decode(const void *blob, size_t len, int64_t from, int64_t to,
         if (ts > to)
             break; /* ascending */
         uint64_t bits = get_le64(p + 8);
-        double v;
-        memcpy(&v, &bits, sizeof v);
-        int rc = fn(arg, ts, v);
-        if (rc != SQLITE_OK)
-            return rc;
+        out[k].metric = metric;
+        out[k].ts = ts;
+        memcpy(&out[k].value, &bits, sizeof bits);
+        k++;
     }
+    *n = k;
     return SQLITE_OK;
 }

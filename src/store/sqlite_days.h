@@ -16,6 +16,8 @@
 
 #include <sqlite3.h>
 
+#include "store.h"
+
 /* Microseconds in a UTC day; days are numbered from the epoch, floored
  * (day -1 is 1969-12-31). */
 #define SQLITE_DAYS_US INT64_C(86400000000)
@@ -36,12 +38,11 @@ int64_t sqlite_days_last(int64_t day);
  * Returns an SQLite result code. */
 int sqlite_days_register(sqlite3 *db);
 
-/* Calls |fn| for each reading of the blob with from <= ts <= to, in the
- * blob's (ascending ts) order. Returns SQLITE_OK, SQLITE_CORRUPT when the
- * blob's size is not a whole number of records, or what |fn| returns
- * when it is not SQLITE_OK (which stops the walk). */
-typedef int (*sqlite_days_fn)(void *arg, int64_t ts, double value);
+/* Unpacks the readings of the blob with from <= ts <= to into |out|
+ * (room for len / SQLITE_DAYS_RECORD), in the blob's ascending ts order,
+ * each pointing at |metric|; sets |*n| to how many. Returns SQLITE_OK, or
+ * SQLITE_CORRUPT when the blob's size is not a whole number of records. */
 int sqlite_days_decode(const void *blob, size_t len, int64_t from, int64_t to,
-                       sqlite_days_fn fn, void *arg);
+                       const char *metric, store_observation *out, size_t *n);
 
 #endif

@@ -1481,22 +1481,6 @@ out:
  * before), the day blocks covering the window as one range of their
  * primary key, unpacked. Every row of a metric points at one copy of its
  * name. */
-typedef struct obs_sink {
-    req *r;
-    const char *metric;
-} obs_sink;
-
-static int obs_append(void *arg, int64_t ts, double value) {
-    obs_sink *k = arg;
-    store_observation *o = obs_add(k->r);
-    if (o == NULL)
-        return SQLITE_NOMEM;
-    o->metric = k->metric;
-    o->ts = ts;
-    o->value = value;
-    return SQLITE_OK;
-}
-
 /* The readings the last analysis load on this pool thread returned: the
  * next is usually alike, so the array starts at that size instead of
  * growing by doubling (each growth a copy, and fresh pages to fault). */
@@ -1504,7 +1488,7 @@ static _Thread_local size_t last_window_obs;
 
 static int load_window_obs(req *r, conn *c, int64_t from, int64_t to) {
     sqlite3_stmt *next = NULL, *win = NULL;
-    obs_sink sink = {r, ""};
+    const char *metric = "";
     int rc = obs_reserve(r, last_window_obs);
     if (rc != SQLITE_OK)
         return rc;
@@ -1517,16 +1501,16 @@ static int load_window_obs(req *r, conn *c, int64_t from, int64_t to) {
         goto out;
     /* Bindings survive sqlite3_reset: only the metric changes. */
     for (;;) {
-        if ((rc = bind_text(next, 2, sink.metric)) != SQLITE_OK)
+        if ((rc = bind_text(next, 2, metric)) != SQLITE_OK)
             goto out;
         rc = sqlite3_step(next);
         if (rc == SQLITE_DONE)
             break;
         if (rc != SQLITE_ROW ||
-            (rc = column_intern(r, next, 0, &sink.metric)) != SQLITE_OK)
+            (rc = column_intern(r, next, 0, &metric)) != SQLITE_OK)
             goto out;
         sqlite3_reset(next);
-        if ((rc = bind_text(win, 2, sink.metric)) != SQLITE_OK)
+        if ((rc = bind_text(win, 2, metric)) != SQLITE_OK)
             goto out;
         while ((rc = sqlite3_step(win)) == SQLITE_ROW) {
             const void *blob = sqlite3_column_blob(win, 0);
@@ -1535,10 +1519,13 @@ static int load_window_obs(req *r, conn *c, int64_t from, int64_t to) {
                 rc = SQLITE_NOMEM;
                 goto out;
             }
+            size_t got;
             if ((rc = obs_reserve(r, len / SQLITE_DAYS_RECORD)) != SQLITE_OK ||
-                (rc = sqlite_days_decode(blob, len, from, to, obs_append,
-                                         &sink)) != SQLITE_OK)
+                (rc = sqlite_days_decode(blob, len, from, to, metric,
+                                         r->res.obs + r->res.nobs, &got)) !=
+                    SQLITE_OK)
                 goto out;
+            r->res.nobs += got;
         }
         if (rc != SQLITE_DONE)
             goto out;
