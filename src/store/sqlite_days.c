@@ -6,6 +6,7 @@
  * ingest that rebuilds the days it changed share it. */
 #include "sqlite_days.h"
 
+#include <endian.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,16 +26,18 @@ int64_t sqlite_days_last(int64_t day) {
                                              : (day + 1) * SQLITE_DAYS_US - 1;
 }
 
+/* One unaligned load or store and a byte swap on big-endian hosts (a
+ * no-op here): decoding is on the cold analysis's path, 8,640 records a
+ * standard object. */
 static void put_le64(unsigned char *p, uint64_t v) {
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
+    v = htole64(v);
+    memcpy(p, &v, sizeof v);
 }
 
 static uint64_t get_le64(const unsigned char *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return le64toh(v);
 }
 
 static void utc_day_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
