@@ -630,49 +630,24 @@ static int raw_check(const char *s, size_t n, int *ws, int *is_object) {
     return state == AFTER && depth == 0 ? 0 : -EINVAL;
 }
 
-/* The end of the string literal at |p| in text raw_check accepted. */
+/* The scanner of src/core/json.c over the unsigned bytes this file
+ * checks raw text in; raw_check has accepted the text it walks. */
 static const unsigned char *skip_string(const unsigned char *p,
                                         const unsigned char *end) {
-    for (p++; p < end; p++) {
-        if (*p == '\\')
-            p++;
-        else if (*p == '"')
-            return p + 1;
-    }
-    return end;
+    return (const unsigned char *)json_skip_string((const char *)p,
+                                                   (const char *)end);
 }
 
-/* The end of the value at |p| in text raw_check accepted. */
 static const unsigned char *skip_value(const unsigned char *p,
                                        const unsigned char *end) {
-    if (*p == '"')
-        return skip_string(p, end);
-    if (*p == '{' || *p == '[') {
-        int depth = 0;
-        while (p < end) {
-            unsigned c = *p;
-            if (c == '"') {
-                p = skip_string(p, end);
-                continue;
-            }
-            if (c == '{' || c == '[')
-                depth++;
-            else if ((c == '}' || c == ']') && --depth == 0)
-                return p + 1;
-            p++;
-        }
-        return end;
-    }
-    while (p < end && !is_ws(*p) && *p != ',' && *p != '}' && *p != ']')
-        p++;
-    return p;
+    return (const unsigned char *)json_skip_value((const char *)p,
+                                                  (const char *)end);
 }
 
 static const unsigned char *skip_ws(const unsigned char *p,
                                     const unsigned char *end) {
-    while (p < end && is_ws(*p))
-        p++;
-    return p;
+    return (const unsigned char *)json_skip_ws((const char *)p,
+                                               (const char *)end);
 }
 
 /* Whether the array starting just before |p| holds no object or array,

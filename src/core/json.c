@@ -99,3 +99,49 @@ int json_append_string(buf *b, const char *s, size_t len) {
         rc = buf_append_char(b, '"');
     return rc;
 }
+
+static int is_ws(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+const char *json_skip_ws(const char *p, const char *end) {
+    while (p < end && is_ws(*p))
+        p++;
+    return p;
+}
+
+const char *json_skip_string(const char *p, const char *end) {
+    for (p++; p < end; p++) {
+        if (*p == '\\')
+            p++;
+        else if (*p == '"')
+            return p + 1;
+    }
+    return end;
+}
+
+const char *json_skip_value(const char *p, const char *end) {
+    if (p >= end)
+        return end;
+    if (*p == '"')
+        return json_skip_string(p, end);
+    if (*p == '{' || *p == '[') {
+        int depth = 0;
+        while (p < end) {
+            char c = *p;
+            if (c == '"') {
+                p = json_skip_string(p, end);
+                continue;
+            }
+            if (c == '{' || c == '[')
+                depth++;
+            else if ((c == '}' || c == ']') && --depth == 0)
+                return p + 1;
+            p++;
+        }
+        return end;
+    }
+    while (p < end && !is_ws(*p) && *p != ',' && *p != '}' && *p != ']')
+        p++;
+    return p;
+}

@@ -1,4 +1,5 @@
-/* json: the JSON writer's building blocks (strings, numbers). */
+/* json: the JSON writer's building blocks (strings, numbers), and a
+ * scanner that skips over JSON text. */
 #ifndef OBJECTD_JSON_H
 #define OBJECTD_JSON_H
 
@@ -10,5 +11,15 @@
  * UTF-8 becomes U+FFFD, so the output is always valid JSON.
  * Returns 0 or a negative errno from buf. */
 int json_append_string(buf *b, const char *s, size_t len);
+
+/* Scanning JSON text without parsing it, for text known to be well-formed
+ * (or whose caller checks where the scan stopped): each returns the
+ * position just past what it skipped, or |end| when the text ends first.
+ * json_skip_string takes |p| at the opening quote; json_skip_value skips
+ * a string, a whole object or array (brackets counted outside strings)
+ * or a scalar (up to the next delimiter: it may skip nothing). */
+const char *json_skip_ws(const char *p, const char *end);
+const char *json_skip_string(const char *p, const char *end);
+const char *json_skip_value(const char *p, const char *end);
 
 #endif

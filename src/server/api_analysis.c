@@ -255,19 +255,28 @@ static void job_fail(job *j, int status, const char *error,
     j->done(j);
 }
 
-static void loaded(const store_result *r, void *arg) {
-    job *j = arg;
-    exchange *ex = j->ex;
+/* Whether |r| (a version or a snapshot) has the live object: then its
+ * change_seq is the key's; else |j| is ended (404, or 503 for a store
+ * failure). */
+static int object_found(job *j, const store_result *r) {
     if (r->status == STORE_NOT_FOUND ||
         (r->status == STORE_OK && r->rows[0].deleted)) {
         job_fail(j, 404, "no such object", NULL);
-        return;
+        return 0;
     }
     if (r->status != STORE_OK) {
         job_fail(j, 503, "the database failed", r);
-        return;
+        return 0;
     }
     j->key.change_seq = r->rows[0].change_seq;
+    return 1;
+}
+
+static void loaded(const store_result *r, void *arg) {
+    job *j = arg;
+    exchange *ex = j->ex;
+    if (!object_found(j, r))
+        return;
     j->snap = store_result_keep(r);
     j->work.data = j;
     if (uv_queue_work(&ex->worker->loop, &j->work, compute, computed) != 0)
@@ -279,16 +288,8 @@ static void loaded(const store_result *r, void *arg) {
 static void versioned(const store_result *r, void *arg) {
     job *j = arg;
     exchange *ex = j->ex;
-    if (r->status == STORE_NOT_FOUND ||
-        (r->status == STORE_OK && r->rows[0].deleted)) {
-        job_fail(j, 404, "no such object", NULL);
+    if (!object_found(j, r))
         return;
-    }
-    if (r->status != STORE_OK) {
-        job_fail(j, 503, "the database failed", r);
-        return;
-    }
-    j->key.change_seq = r->rows[0].change_seq;
     j->entry = analysis_cache_get(&j->key);
     if (j->entry) {
         j->done(j);
