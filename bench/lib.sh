@@ -97,7 +97,7 @@ bench_cleanup() {
             rm -rf -- "$BENCH_TMP"
         fi
     fi
-    exit "$rc"
+    return "$rc" # the shell then exits with it (an EXIT trap keeps it)
 }
 
 # bench_on_cleanup 'COMMAND': run COMMAND (a string, eval'd) in the cleanup

@@ -4,6 +4,8 @@
 #   bench/observability.sh            5 rounds x 100000 requests per config
 #   bench/observability.sh --quick    1 round x 10000 requests (smoke test)
 #   TRACE_RATIO=0.1 bench/observability.sh   tracing at 10% instead of 100%
+#   SERVER_CPUS=0 CLIENT_CPUS=1               the pinning (see below);
+#   PIN=0                                     no pinning
 #
 # Part 1, peak throughput on a database-backed route: GET
 # /api/v1/objects/{id} (SQLite) over h2c, h2load -c $CONNS -m $STREAMS,
@@ -15,9 +17,18 @@
 # The two alternate, the order swapping every round; a run with any failed
 # request is not a measurement (the script stops). Prints req/s and the
 # server's CPU per request (utime+stime from /proc, all threads) for every
-# run, then medians and the ratio on/off (target >= 0.97), and checks that
-# the receiver got two spans per request of the "on" runs (one SERVER, one
-# CLIENT for the query) minus what objectd says it dropped.
+# run, then medians and the ratio on/off (target >= 0.97) - and the median
+# of the per-round ratios, which a load that drifts during the run (other
+# work on the machine) disturbs less - and checks that the receiver got two
+# spans per request of the "on" runs (one SERVER, one CLIENT for the query)
+# minus what objectd says it dropped.
+#
+# Pinning (on a machine with 2 or more CPUs, unless PIN=0): both objectd
+# instances, every thread, run on SERVER_CPUS (default: CPU 0); h2load, the
+# receiver and the scraper on CLIENT_CPUS (default: the others). Unpinned,
+# the receiver's and h2load's CPU compete with the server's, so the ratio
+# measures the whole machine (collector included), not what observability
+# costs objectd; pinned, it is the server's own cost on its own core(s).
 #
 # Part 2, idle: the "on" instance (everything enabled) after its traffic,
 # left alone for $IDLE_SECONDS: its CPU (schedstat of every thread, ns) in %
@@ -50,33 +61,78 @@ busy=$(bench_idle_check 1)
 bench_log "machine busy before: ${busy}%; $ROUNDS rounds x $REQUESTS requests," \
     "h2c -c $CONNS -m $STREAMS, objectd --threads $THREADS"
 
+NCPU=$(nproc)
+if [[ ${PIN:-1} == 1 ]] && ((NCPU >= 2)); then
+    SERVER_CPUS=${SERVER_CPUS:-0}
+    CLIENT_CPUS=${CLIENT_CPUS:-1-$((NCPU - 1))}
+    bench_log "pinned: objectd on CPU $SERVER_CPUS; h2load, receiver, scraper on CPU $CLIENT_CPUS"
+else
+    SERVER_CPUS= CLIENT_CPUS=
+    bench_log "not pinned: objectd, h2load and the receiver share every CPU"
+fi
+
 # ---- the OTLP receiver: counts spans, answers 200 ---------------------
+# Raw sockets rather than http.server: the receiver stands for a collector
+# on another machine, so it should cost this one as little as it can (it
+# reads each body into one reused buffer and counts the spans in place).
 RX_PORT=$(bench_free_port)
 cat >"$BENCH_TMP/receiver.py" <<'PY'
-import http.server, sys, threading
+import socket, sys, threading
 spans = 0
 lock = threading.Lock()
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        global spans
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        n = body.count(b'"spanId"')
-        with lock:
-            spans += n
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
-    def do_GET(self):
-        with lock:
-            b = str(spans).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(b)))
-        self.end_headers()
-        self.wfile.write(b)
-    def log_message(self, *a):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+
+def serve(c):
+    global spans
+    buf = bytearray(4 << 20)
+    view = memoryview(buf)
+    pending = b""
+    with c:
+        while True:
+            while b"\r\n\r\n" not in pending:
+                d = c.recv(65536)
+                if not d:
+                    return
+                pending += d
+            head, pending = pending.split(b"\r\n\r\n", 1)
+            lines = head.split(b"\r\n")
+            n = 0
+            for line in lines[1:]:
+                k, _, v = line.partition(b":")
+                if k.strip().lower() == b"content-length":
+                    n = int(v)
+            close = b"connection: close" in head.lower()
+            if lines[0].startswith(b"GET"):
+                with lock:
+                    b = str(spans).encode()
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
+                          % (len(b), b))
+            else:
+                if n > len(buf):
+                    buf = bytearray(n)
+                    view = memoryview(buf)
+                got = min(len(pending), n)
+                view[:got] = pending[:got]
+                pending = pending[got:]
+                while got < n:
+                    r = c.recv_into(view[got:n])
+                    if r == 0:
+                        return
+                    got += r
+                k = buf.count(b'"spanId"', 0, n)
+                with lock:
+                    spans += k
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json"
+                          b"\r\nContent-Length: 2\r\n\r\n{}")
+            if close:
+                return
+
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(64)
+while True:
+    conn, _ = s.accept()
+    threading.Thread(target=serve, args=(conn,), daemon=True).start()
 PY
 python3 "$BENCH_TMP/receiver.py" "$RX_PORT" >"$BENCH_TMP/receiver.log" 2>&1 &
 RX_PID=$!
@@ -98,6 +154,14 @@ for port in "$OFF_PORT" "$ON_PORT"; do
         -d '{"type":"bench","name":"o","attributes":{"k":"v"}}' \
         "http://127.0.0.1:$port/api/v1/objects" || bench_die "cannot create the object"
 done
+if [[ -n $SERVER_CPUS ]]; then
+    # Every thread of each objectd (threads made later inherit it), then
+    # this shell, whose children - h2load, curl - inherit the client CPUs.
+    taskset -a -p -c "$SERVER_CPUS" "${BENCH_OBJECTDS[on]}" >/dev/null
+    taskset -a -p -c "$SERVER_CPUS" "${BENCH_OBJECTDS[off]}" >/dev/null
+    taskset -a -p -c "$CLIENT_CPUS" "$RX_PID" >/dev/null
+    taskset -p -c "$CLIENT_CPUS" $$ >/dev/null
+fi
 # The access log option above overrides the spawn's --access-log off (last
 # one wins); make sure it did.
 sleep 0.5
@@ -111,7 +175,7 @@ scrape_loop() { # scrapes /metrics once a second until killed (bounded)
     done
 }
 
-declare -a RPS_ON=() RPS_OFF=() CPU_ON=() CPU_OFF=() RX_CPU=()
+declare -a RPS_ON=() RPS_OFF=() CPU_ON=() CPU_OFF=() RX_CPU=() PAIRED=()
 ON_REQUESTS=0
 run_one() { # name port round
     local name=$1 port=$2 out=$BENCH_TMP/h2load.$1.$3 pid t0 t1 r0 r1 rps total cpu rx scraper=
@@ -154,6 +218,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
         run_one on "$ON_PORT" "$r"
         run_one off "$OFF_PORT" "$r"
     fi
+    PAIRED+=("$(bench_ratio "${RPS_ON[-1]}" "${RPS_OFF[-1]}")")
 done
 
 m_on=$(bench_median "${RPS_ON[@]}")
@@ -164,6 +229,8 @@ ratio=$(bench_ratio "$m_on" "$m_off")
 echo
 printf 'median req/s      off %10.0f   on %10.0f   on/off %s (target >= 0.97)\n' \
     "$m_off" "$m_on" "$ratio"
+printf 'median of the %d per-round ratios on/off: %s (%s)\n' "$ROUNDS" \
+    "$(bench_median "${PAIRED[@]}")" "${PAIRED[*]}"
 printf 'median CPU us/req off %10s   on %10s   on/off %s (objectd, all threads)\n' \
     "$c_off" "$c_on" "$(bench_ratio "$c_on" "$c_off")"
 printf 'median receiver CPU us/req (on): %s - the OTLP receiver shares this machine\n' \

@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 typedef struct buf {
     char *data;
@@ -22,11 +23,26 @@ enum { BUF_DEFAULT_MAX = 64 * 1024 * 1024 };
 void buf_init(buf *b, size_t max);
 void buf_free(buf *b);
 
-/* Makes room for |extra| more bytes. 0, -ENOMEM or -ENOBUFS (over max). */
-int buf_reserve(buf *b, size_t extra);
+/* The slow path of buf_reserve: grows the allocation. */
+int buf_grow(buf *b, size_t extra);
+
+/* Makes room for |extra| more bytes. 0, -ENOMEM or -ENOBUFS (over max).
+ * Inline: the writers call it (and buf_append) once per field. */
+static inline int buf_reserve(buf *b, size_t extra) {
+    if (extra <= b->cap - b->len)
+        return 0;
+    return buf_grow(b, extra);
+}
 
 /* Appends; 0 or a negative errno as for buf_reserve (buffer unchanged). */
-int buf_append(buf *b, const void *p, size_t n);
+static inline int buf_append(buf *b, const void *p, size_t n) {
+    int rc = buf_reserve(b, n);
+    if (rc == 0 && n) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+    }
+    return rc;
+}
 int buf_append_str(buf *b, const char *s);
 int buf_append_char(buf *b, char c);
 int buf_append_u64(buf *b, unsigned long long v);

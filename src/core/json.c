@@ -2,6 +2,7 @@
 #include "json.h"
 
 #include <stdint.h>
+#include <string.h>
 
 /* Length of the valid UTF-8 sequence at |p| (at most |n| bytes), or 0. */
 static size_t utf8_len(const unsigned char *p, size_t n) {
@@ -35,69 +36,121 @@ static size_t utf8_len(const unsigned char *p, size_t n) {
     return len;
 }
 
-int json_append_string(buf *b, const char *s, size_t len) {
+/* Whether none of the 8 bytes in |w| needs a second look: no control
+ * character, no '"', no '\\', nothing at or above 0x80 (the classic
+ * "has a byte less than n / equal to c" word tests, exact as a yes/no). */
+static int plain8(uint64_t w) {
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
+    uint64_t flags = ((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) |
+                     ((backslash - ones) & ~backslash) | w;
+    return (flags & highs) == 0;
+}
+
+size_t json_quote(char *out, const char *s, size_t len) {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s;
-    int rc = buf_append_char(b, '"');
-    size_t run = 0; /* bytes at p[i - run .. i) that need no escaping */
-    for (size_t i = 0; i < len && rc == 0;) {
+    char *o = out;
+    *o++ = '"';
+    for (size_t i = 0;;) {
+        /* Eight plain bytes at a time, copied as they are checked: most
+         * strings (paths, names, ids) never leave this loop but for their
+         * last few bytes. */
+        uint64_t w;
+        while (len - i >= 8 && (memcpy(&w, p + i, 8), plain8(w))) {
+            memcpy(o, &w, 8);
+            o += 8;
+            i += 8;
+        }
+        if (i == len)
+            break;
         unsigned c = p[i];
         if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+            *o++ = (char)c;
             i++;
-            run++;
             continue;
         }
         if (c >= 0x80) {
             size_t n = utf8_len(p + i, len - i);
             if (n) {
+                memcpy(o, p + i, n);
+                o += n;
                 i += n;
-                run += n;
                 continue;
             }
         }
-        rc = buf_append(b, p + i - run, run);
-        run = 0;
-        if (rc)
-            break;
-        char esc[6] = {'\\', 0, 0, 0, 0, 0};
-        size_t elen = 2;
+        i++;
+        *o++ = '\\';
         switch (c) {
         case '"':
-            esc[1] = '"';
+            *o++ = '"';
             break;
         case '\\':
-            esc[1] = '\\';
+            *o++ = '\\';
             break;
         case '\n':
-            esc[1] = 'n';
+            *o++ = 'n';
             break;
         case '\r':
-            esc[1] = 'r';
+            *o++ = 'r';
             break;
         case '\t':
-            esc[1] = 't';
+            *o++ = 't';
             break;
         default:
-            if (c >= 0x80) {
-                rc = buf_append(b, "\\ufffd", 6);
-                i++;
-                continue;
+            if (c >= 0x80) { /* not UTF-8: U+FFFD */
+                memcpy(o, "ufffd", 5);
+                o += 5;
+                break;
             }
-            esc[1] = 'u';
-            esc[2] = '0';
-            esc[3] = '0';
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            elen = 6;
+            o[0] = 'u';
+            o[1] = '0';
+            o[2] = '0';
+            o[3] = hex[c >> 4];
+            o[4] = hex[c & 15];
+            o += 5;
         }
-        rc = buf_append(b, esc, elen);
-        i++;
     }
-    if (rc == 0)
-        rc = buf_append(b, p + len - run, run);
-    if (rc == 0)
-        rc = buf_append_char(b, '"');
-    return rc;
+    *o++ = '"';
+    return (size_t)(o - out);
+}
+
+int json_append_string(buf *b, const char *s, size_t len) {
+    /* Quoted in pieces of at most CHUNK input bytes through a buffer on
+     * the stack, so that |b| grows by what is written, not by the worst
+     * case (a buffer near its maximum still takes a string that fits). A
+     * piece ends before a UTF-8 continuation byte, never inside a
+     * character. */
+    enum { CHUNK = 512, SHORT = 64 };
+    if (len <= SHORT && buf_reserve(b, JSON_QUOTED_MAX(len)) == 0) {
+        /* The usual short string: straight into the buffer. */
+        b->len += json_quote(b->data + b->len, s, len);
+        return 0;
+    }
+    char out[JSON_QUOTED_MAX(CHUNK)];
+    size_t first_len = b->len;
+    size_t off = 0;
+    do {
+        size_t n = len - off;
+        if (n > CHUNK) {
+            n = CHUNK;
+            for (int back = 0;
+                 back < 3 && ((unsigned char)s[off + n] & 0xC0) == 0x80; back++)
+                n--;
+        }
+        size_t w = json_quote(out, s + off, n);
+        /* Each piece is quoted; only the first keeps its opening quote
+         * and only the last its closing one. */
+        const char *from = off > 0 ? out + 1 : out;
+        size_t wn = w - (off > 0) - (off + n < len);
+        int rc = buf_append(b, from, wn);
+        if (rc != 0) {
+            b->len = first_len; /* unchanged on failure */
+            return rc;
+        }
+        off += n;
+    } while (off < len);
+    return 0;
 }
 
 static int is_ws(char c) {

@@ -4,6 +4,7 @@
 #define OBJECTD_JSON_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include "buf.h"
 
@@ -11,6 +12,20 @@
  * UTF-8 becomes U+FFFD, so the output is always valid JSON.
  * Returns 0 or a negative errno from buf. */
 int json_append_string(buf *b, const char *s, size_t len);
+
+/* The same into |out|, which has room for JSON_QUOTED_MAX(len) bytes (the
+ * worst case: every byte escaped as \u00XX, and the quotes). Returns the
+ * length written. For writers that reserve room once for many fields. */
+#define JSON_QUOTED_MAX(len) (6 * (size_t)(len) + 2)
+size_t json_quote(char *out, const char *s, size_t len);
+
+/* Copies the string literal |lit| to |p| and moves |p| past it: the
+ * constant parts of such writers, their length known at compile time. */
+#define JSON_PUT_LIT(p, lit)                                                   \
+    do {                                                                       \
+        memcpy((p), "" lit, sizeof(lit) - 1);                                  \
+        (p) += sizeof(lit) - 1;                                                \
+    } while (0)
 
 /* Scanning JSON text without parsing it, for text known to be well-formed
  * (or whose caller checks where the scan stopped): each returns the

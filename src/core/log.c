@@ -17,6 +17,7 @@ struct log_line {
     buf b;
     int access; /* 1: access sink, 0: application sink */
     int active;
+    int overflow; /* a field did not fit: the line is dropped */
 };
 
 static atomic_int app_level = LOG_INFO;
@@ -89,6 +90,13 @@ static void write_all(int fd, const char *p, size_t n) {
     }
 }
 
+/* "YYYY-MM-DDTHH:MM:SS" of the last second this thread logged in: a line
+ * formats its milliseconds only, not the calendar (gmtime_r) each time. */
+static _Thread_local struct {
+    int64_t second;
+    char text[32]; /* time_format_rfc3339_ms's output in that second */
+} tls_clock = {.second = -1};
+
 static log_line *begin(int access, const char *message) {
     log_line *l = &tls_line;
     if (l->b.max == 0)
@@ -96,11 +104,27 @@ static log_line *begin(int access, const char *message) {
     l->b.len = 0;
     l->access = access;
     l->active = 1;
-    char ts[32];
-    size_t n = time_format_rfc3339_ms(time_wall_ns(), ts);
-    buf_append(&l->b, "{\"@timestamp\":\"", 15);
-    buf_append(&l->b, ts, n);
-    buf_append_char(&l->b, '"');
+    l->overflow = 0;
+    int64_t now = time_wall_ns();
+    char line[48] = "{\"@timestamp\":\"";
+    if (now < 0) { /* a clock before 1970: no cache for that */
+        size_t n = time_format_rfc3339_ms(now, line + 15);
+        line[15 + n] = '"';
+        buf_append(&l->b, line, 16 + n);
+    } else {
+        int64_t second = now / 1000000000, ms = now / 1000000 % 1000;
+        if (second != tls_clock.second) {
+            time_format_rfc3339_ms(now, tls_clock.text);
+            tls_clock.second = second;
+        }
+        memcpy(line + 15, tls_clock.text, 20); /* through the '.' */
+        line[35] = (char)('0' + ms / 100);
+        line[36] = (char)('0' + ms / 10 % 10);
+        line[37] = (char)('0' + ms % 10);
+        line[38] = 'Z';
+        line[39] = '"';
+        buf_append(&l->b, line, 40);
+    }
     (void)message;
     return l;
 }
@@ -118,42 +142,63 @@ log_line *log_access_begin(void) {
     if (!log_access_enabled())
         return NULL;
     log_line *l = begin(1, NULL);
-    log_str(l, "log.level", "info");
-    log_str(l, "message", "access");
+    static const char level_message[] =
+        ",\"log.level\":\"info\",\"message\":\"access\"";
+    buf_append(&l->b, level_message, sizeof level_message - 1);
     return l;
 }
 
-static void key(log_line *l, const char *k) {
-    buf_append(&l->b, ",\"", 2);
-    buf_append_str(&l->b, k);
-    buf_append(&l->b, "\":", 2);
-}
-
-void log_str(log_line *l, const char *k, const char *value) {
-    if (l == NULL)
+static void key(log_line *l, const char *k, size_t klen) {
+    if (buf_reserve(&l->b, klen + 4) != 0) {
+        l->overflow = 1;
         return;
-    if (value == NULL)
-        value = "";
-    log_strn(l, k, value, strlen(value));
-}
-
-void log_strn(log_line *l, const char *k, const char *value, size_t len) {
-    if (l == NULL)
-        return;
-    key(l, k);
-    json_append_string(&l->b, value, len);
-}
-
-void log_int(log_line *l, const char *k, int64_t value) {
-    if (l == NULL)
-        return;
-    key(l, k);
-    if (value < 0) {
-        buf_append_char(&l->b, '-');
-        buf_append_u64(&l->b, (unsigned long long)(-(value + 1)) + 1);
-    } else {
-        buf_append_u64(&l->b, (unsigned long long)value);
     }
+    char *p = l->b.data + l->b.len;
+    p[0] = ',';
+    p[1] = '"';
+    memcpy(p + 2, k, klen);
+    p[klen + 2] = '"';
+    p[klen + 3] = ':';
+    l->b.len += klen + 4;
+}
+
+void log_field_str(log_line *l, const char *k, size_t klen, const char *value,
+                   size_t len) {
+    if (l == NULL)
+        return;
+    key(l, k, klen);
+    if (json_append_string(&l->b, value, len) != 0)
+        l->overflow = 1;
+}
+
+void log_field_int(log_line *l, const char *k, size_t klen, int64_t value) {
+    if (l == NULL)
+        return;
+    key(l, k, klen);
+    char digits[21];
+    size_t n = 0;
+    if (value < 0) {
+        digits[n++] = '-';
+        n += fmt_u64(digits + 1, (unsigned long long)(-(value + 1)) + 1);
+    } else {
+        n = fmt_u64(digits, (unsigned long long)value);
+    }
+    if (buf_append(&l->b, digits, n) != 0)
+        l->overflow = 1;
+}
+
+char *log_reserve(log_line *l, size_t n) {
+    if (l == NULL)
+        return NULL;
+    if (buf_reserve(&l->b, n) != 0) {
+        l->overflow = 1;
+        return NULL;
+    }
+    return l->b.data + l->b.len;
+}
+
+void log_commit(log_line *l, const char *end) {
+    l->b.len = (size_t)(end - l->b.data);
 }
 
 void log_access_flush(void) {
@@ -173,7 +218,7 @@ void log_end(log_line *l) {
     if (l == NULL || !l->active)
         return;
     l->active = 0;
-    if (buf_append(&l->b, "}\n", 2) != 0) {
+    if (l->overflow || buf_append(&l->b, "}\n", 2) != 0) {
         /* Over LINE_MAX_BYTES: a line cut short is worse than none. */
         return;
     }

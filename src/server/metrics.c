@@ -285,6 +285,16 @@ void metrics_trace_failed(uint64_t n) {
     add(&self()->trace_failed, n);
 }
 
+void metrics_trace_totals(uint64_t *exported, uint64_t *dropped,
+                          uint64_t *failed) {
+    *exported = *dropped = *failed = 0;
+    for (block *b = atomic_load(&blocks); b; b = b->next) {
+        *exported += get(&b->trace_exported);
+        *dropped += get(&b->trace_dropped);
+        *failed += get(&b->trace_failed);
+    }
+}
+
 int64_t metrics_in_flight(void) {
     int64_t n = 0;
     for (block *b = atomic_load(&blocks); b; b = b->next)

@@ -53,6 +53,9 @@ void metrics_cache_lookup(int hit);
 void metrics_trace_dropped(uint64_t n);
 void metrics_trace_exported(uint64_t n);
 void metrics_trace_failed(uint64_t n);
+/* The three summed over threads (what /metrics shows). */
+void metrics_trace_totals(uint64_t *exported, uint64_t *dropped,
+                          uint64_t *failed);
 
 /* Appends the whole exposition to |out|. 0, or -ENOBUFS. */
 int metrics_render(buf *out);

@@ -53,7 +53,8 @@ struct worker {
     atomic_ullong accepted; /* connections handed to this worker */
     conn_link conns;        /* list head (sentinel) */
     int draining;
-    uv_timer_t flush_timer; /* access-log flush, armed only when needed */
+    uv_timer_t flush_timer; /* access lines and spans buffered by this
+                               thread: armed only when there are some */
     int flush_armed;
     struct store_loop *store; /* this loop's handle on the store */
     int handlers_in_flight;   /* asynchronous handlers not answered yet */
@@ -102,8 +103,9 @@ void worker_conn_lost(worker *w);
 /* The "Date: ...\r\n" line for now (cached per second). */
 const char *worker_date_line(worker *w, size_t *len);
 
-/* Note that an access line was buffered: flush within 200 ms. */
-void worker_note_access(worker *w);
+/* Note that an access line or a span was buffered by this thread: they
+ * are handed over (written, published) within 200 ms. */
+void worker_note_buffered(worker *w);
 
 /* Creates the connection for an accepted socket on |w|'s loop; |tls| is
  * the listener's TLS context or NULL for cleartext; |rt| its routes. */

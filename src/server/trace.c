@@ -25,30 +25,51 @@
 #endif
 
 enum {
-    QUEUE_MAX = 16384,    /* spans waiting for export */
-    BATCH_MAX = 2048,     /* spans per POST (about 1 MB of JSON) */
-    BATCH_WAIT_MS = 1000, /* longest a span waits for its batch */
-    IO_TIMEOUT_MS = 2000, /* connect, send and receive of one POST */
+    CHUNK_BYTES = 32 * 1024, /* span text a thread writes before handing over */
+    CHUNKS_MAX = 256,        /* 8 MiB of spans waiting, about 16,000 */
+    BATCH_MAX = 2048,        /* spans per POST (about 1 MB of JSON) */
+    BATCH_WAIT_MS = 1000,    /* longest a published span waits for a POST */
+    IO_TIMEOUT_MS = 2000,    /* connect, send and receive of one POST */
+    NAME_MAX_BYTES = 256,    /* route templates, query names: ours, short */
 };
 
 enum { SPAN_SERVER = 2, SPAN_CLIENT = 3 };
 
-/* A finished span, copied: nothing in it points at request memory. */
+/* A finished span. What the request owns (method, path) is copied; the
+ * names are pointers to strings that live as long as the process (route
+ * templates, query names, the store's kind). Only the bytes used are
+ * written: a request pays for a short copy, not for the record's size. */
 typedef struct span_rec {
     uint8_t trace_id[16], span_id[8], parent_id[8];
     uint8_t has_parent, kind, failed;
-    int64_t start_ns, end_ns; /* wall clock */
-    char name[112];
-    /* SERVER */
-    char method[16];
-    char path[160];
-    char route[96];
-    char proto_version[4];
+    uint8_t method_len, path_len;
     int status;
-    /* CLIENT */
-    char db_system[16];
-    uint64_t rows;
+    int64_t start_ns, end_ns;  /* wall clock */
+    const char *name;          /* CLIENT: the query's name */
+    const char *route;         /* SERVER: the route template, or NULL */
+    const char *db_system;     /* CLIENT */
+    const char *proto_version; /* SERVER: "1.1" or "2" */
+    uint64_t rows;             /* CLIENT */
+    char method[16];           /* SERVER, not NUL-terminated */
+    char path[160];            /* SERVER, not NUL-terminated */
 } span_rec;
+
+/* Spans travel as text. A thread formats each span it finishes straight
+ * into its own open chunk (no lock, memory it just touched); a full chunk
+ * is published to the exporter under the lock, one lock round per chunk
+ * (some 60 spans), not per span. The exporter sends chunks as they are
+ * (sendmsg over an iovec per chunk) and puts them back on the free list:
+ * each span's bytes are written once and read once. */
+typedef struct chunk {
+    struct chunk *next;
+    size_t len;   /* bytes of span text in |data|, comma separated */
+    size_t spans; /* spans in |data| */
+    char data[CHUNK_BYTES];
+} chunk;
+
+static _Thread_local chunk *open_chunk; /* this thread's, not published */
+
+static void emit(const span_rec *s);
 
 static struct {
     int enabled;
@@ -57,8 +78,10 @@ static struct {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    span_rec *queue; /* ring of QUEUE_MAX */
-    size_t head, count;
+    chunk *free_chunks;         /* empty, ready to be taken */
+    chunk *ready, **ready_tail; /* published, oldest first */
+    size_t ready_spans;         /* spans in |ready| */
+    size_t chunks;              /* allocated: at most CHUNKS_MAX */
     int stopping;
     int idle; /* the exporter waits for a first span (no timeout) */
     int64_t wall_minus_mono; /* converts monotonic times to the epoch */
@@ -135,13 +158,10 @@ int trace_parse_traceparent(const char *v, size_t len, uint8_t trace_id[16],
     return 0;
 }
 
+static char *put_hex(char *p, const uint8_t *id, size_t n);
+
 void trace_hex(const uint8_t *id, size_t n, char *out) {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[id[i] >> 4];
-        out[2 * i + 1] = digits[id[i] & 15];
-    }
-    out[2 * n] = '\0';
+    *put_hex(out, id, n) = '\0';
 }
 
 void trace_begin(trace_ctx *t, const char *tp, size_t len) {
@@ -167,52 +187,35 @@ static int64_t to_wall(uint64_t mono) {
     return (int64_t)mono + ex.wall_minus_mono;
 }
 
-static void copy_str(char *dst, size_t cap, const char *s, size_t n) {
-    if (n >= cap)
-        n = cap - 1;
+static uint8_t copy_bytes(char *dst, size_t cap, const char *s, size_t n) {
+    if (n > cap)
+        n = cap;
     memcpy(dst, s, n);
-    dst[n] = '\0';
-}
-
-static void enqueue(const span_rec *s) {
-    pthread_mutex_lock(&ex.lock);
-    if (ex.count == QUEUE_MAX || ex.stopping) {
-        pthread_mutex_unlock(&ex.lock);
-        metrics_trace_dropped(1);
-        return;
-    }
-    ex.queue[(ex.head + ex.count) % QUEUE_MAX] = *s;
-    ex.count++;
-    /* The exporter only needs a nudge when it sleeps with no deadline, or
-     * when a batch is full; otherwise its timed wait comes round anyway,
-     * and a request does not pay for a futex wake-up. */
-    if ((ex.idle && ex.count == 1) || ex.count == BATCH_MAX)
-        pthread_cond_signal(&ex.cond);
-    pthread_mutex_unlock(&ex.lock);
+    return (uint8_t)n;
 }
 
 void trace_export_request(const trace_ctx *t, const trace_request_info *in) {
     if (!t->sampled || !ex.enabled)
         return;
     span_rec s;
-    memset(&s, 0, offsetof(span_rec, name) + 1);
     memcpy(s.trace_id, t->trace_id, 16);
     memcpy(s.span_id, t->span_id, 8);
     memcpy(s.parent_id, t->parent_id, 8);
     s.has_parent = t->has_parent;
     s.kind = SPAN_SERVER;
     s.failed = in->status >= 500;
+    s.status = in->status;
     s.start_ns = to_wall(in->start_mono_ns);
     s.end_ns = to_wall(in->end_mono_ns);
-    copy_str(s.method, sizeof s.method, in->method, in->method_len);
-    copy_str(s.path, sizeof s.path, in->path, in->path_len);
-    copy_str(s.route, sizeof s.route, in->route ? in->route : "",
-             in->route ? strlen(in->route) : 0);
-    strcpy(s.proto_version,
-           strcmp(in->protocol, "http/1.1") == 0 ? "1.1" : "2");
-    s.status = in->status;
-    s.db_system[0] = '\0';
-    enqueue(&s);
+    s.name = NULL;
+    s.route = in->route;
+    s.db_system = NULL;
+    s.proto_version = strcmp(in->protocol, "http/1.1") == 0 ? "1.1" : "2";
+    s.rows = 0;
+    s.method_len =
+        copy_bytes(s.method, sizeof s.method, in->method, in->method_len);
+    s.path_len = copy_bytes(s.path, sizeof s.path, in->path, in->path_len);
+    emit(&s);
 }
 
 void trace_export_db(const trace_ctx *parent, const char *db_system,
@@ -221,129 +224,285 @@ void trace_export_db(const trace_ctx *parent, const char *db_system,
     if (parent == NULL || !parent->sampled || !ex.enabled)
         return;
     span_rec s;
-    memset(&s, 0, offsetof(span_rec, name) + 1);
     memcpy(s.trace_id, parent->trace_id, 16);
     random_id(s.span_id, 8);
     memcpy(s.parent_id, parent->span_id, 8);
     s.has_parent = 1;
     s.kind = SPAN_CLIENT;
     s.failed = (uint8_t)(failed != 0);
+    s.status = 0;
     s.start_ns = to_wall(start_mono_ns);
     s.end_ns = to_wall(end_mono_ns);
-    copy_str(s.name, sizeof s.name, query, strlen(query));
-    copy_str(s.db_system, sizeof s.db_system, db_system, strlen(db_system));
+    s.name = query;
+    s.route = NULL;
+    s.db_system = db_system;
+    s.proto_version = NULL;
     s.rows = rows;
-    s.method[0] = s.path[0] = s.route[0] = '\0';
-    enqueue(&s);
+    s.method_len = s.path_len = 0;
+    emit(&s);
 }
 
 /* ---- OTLP JSON ---------------------------------------------------------- */
 
-/* The exporter formats about two spans per request served: plain appends,
- * no printf. */
-static void attr_key(buf *b, int *first, const char *k) {
-    if (!*first)
-        buf_append_char(b, ',');
-    *first = 0;
-    buf_append_str(b, "{\"key\":\"");
-    buf_append_str(b, k);
-    buf_append_str(b, "\",\"value\":{");
+/* The exporter formats about two spans per request served, so a span is
+ * written straight into room reserved once for its worst case: literals
+ * whose lengths the compiler knows, no printf, no strlen of constants, no
+ * bounds check per field. */
+#define ATTR0(key, type) "{\"key\":\"" key "\",\"value\":{\"" type "\":"
+#define ATTR(key, type) "}}," ATTR0(key, type)
+
+/* A span's text but for its strings: 529 bytes at most today. */
+enum { SPAN_FIXED_MAX = 768 };
+
+static char *put_hex(char *p, const uint8_t *id, size_t n) {
+    static const char pairs[] = "000102030405060708090a0b0c0d0e0f"
+                                "101112131415161718191a1b1c1d1e1f"
+                                "202122232425262728292a2b2c2d2e2f"
+                                "303132333435363738393a3b3c3d3e3f"
+                                "404142434445464748494a4b4c4d4e4f"
+                                "505152535455565758595a5b5c5d5e5f"
+                                "606162636465666768696a6b6c6d6e6f"
+                                "707172737475767778797a7b7c7d7e7f"
+                                "808182838485868788898a8b8c8d8e8f"
+                                "909192939495969798999a9b9c9d9e9f"
+                                "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"
+                                "b0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+                                "c0c1c2c3c4c5c6c7c8c9cacbcccdcecf"
+                                "d0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+                                "e0e1e2e3e4e5e6e7e8e9eaebecedeeef"
+                                "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+    for (size_t i = 0; i < n; i++, p += 2)
+        memcpy(p, pairs + 2 * id[i], 2);
+    return p;
 }
 
-static void attr_str(buf *b, int *first, const char *k, const char *v) {
-    attr_key(b, first, k);
-    buf_append_str(b, "\"stringValue\":");
-    json_append_string(b, v, strlen(v));
-    buf_append_str(b, "}}");
+/* A name of ours - a route template, a query name, the store's kind, a
+ * protocol version - quoted without escaping: none has a character JSON
+ * escapes (tests/unit/test_trace.c checks every route template and query
+ * name). What a request sent (method, path) goes through json_quote. */
+static char *put_plain(char *p, const char *s, size_t n) {
+    *p++ = '"';
+    memcpy(p, s, n);
+    p += n;
+    *p++ = '"';
+    return p;
 }
 
-static void attr_int(buf *b, int *first, const char *k, uint64_t v) {
-    attr_key(b, first, k);
-    buf_append_str(b, "\"intValue\":\"");
-    buf_append_u64(b, v);
-    buf_append_str(b, "\"}}");
+static char *put_str(char *p, const char *s, size_t n) {
+    return p + json_quote(p, s, n);
 }
 
-static void format_span(buf *b, const span_rec *s) {
-    char tid[33], sid[17], pid[17];
-    trace_hex(s->trace_id, 16, tid);
-    trace_hex(s->span_id, 8, sid);
-    trace_hex(s->parent_id, 8, pid);
-    buf_append_str(b, "{\"traceId\":\"");
-    buf_append(b, tid, 32);
-    buf_append_str(b, "\",\"spanId\":\"");
-    buf_append(b, sid, 16);
-    buf_append_str(b, "\",");
+static char *put_u64_str(char *p, uint64_t v) { /* OTLP: int64 as "text" */
+    *p++ = '"';
+    p += fmt_u64(p, v);
+    *p++ = '"';
+    return p;
+}
+
+static size_t clamp_len(const char *s) {
+    size_t n = s ? strlen(s) : 0;
+    return n < NAME_MAX_BYTES ? n : NAME_MAX_BYTES;
+}
+
+/* The most text |s| can become. */
+static size_t span_max(const span_rec *s, size_t route_len, size_t name_len,
+                       size_t db_len) {
+    if (s->kind == SPAN_SERVER)
+        return SPAN_FIXED_MAX + JSON_QUOTED_MAX(s->method_len + 1 + route_len) +
+               JSON_QUOTED_MAX(s->method_len) + JSON_QUOTED_MAX(s->path_len) +
+               JSON_QUOTED_MAX(route_len) + JSON_QUOTED_MAX(3);
+    return SPAN_FIXED_MAX + 2 * JSON_QUOTED_MAX(name_len) +
+           JSON_QUOTED_MAX(db_len);
+}
+
+/* Writes |s| at |out|, which has room for span_max(); returns the length. */
+static size_t format_span(char *out, const span_rec *s, size_t route_len,
+                          size_t name_len, size_t db_len) {
+    char *p = out;
+    JSON_PUT_LIT(p, "{\"traceId\":\"");
+    p = put_hex(p, s->trace_id, 16);
+    JSON_PUT_LIT(p, "\",\"spanId\":\"");
+    p = put_hex(p, s->span_id, 8);
     if (s->has_parent) {
-        buf_append_str(b, "\"parentSpanId\":\"");
-        buf_append(b, pid, 16);
-        buf_append_str(b, "\",");
+        JSON_PUT_LIT(p, "\",\"parentSpanId\":\"");
+        p = put_hex(p, s->parent_id, 8);
     }
-    buf_append_str(b, "\"name\":");
-    if (s->kind == SPAN_SERVER && s->route[0]) {
-        /* "GET /api/v1/objects/{id}": method and route, as the HTTP
-         * semantic conventions name a server span. */
-        char name[sizeof s->method + sizeof s->route + 1];
-        size_t ml = strlen(s->method), rl = strlen(s->route);
-        memcpy(name, s->method, ml);
-        name[ml] = ' ';
-        memcpy(name + ml + 1, s->route, rl);
-        json_append_string(b, name, ml + 1 + rl);
-    } else if (s->kind == SPAN_SERVER) {
-        json_append_string(b, s->method, strlen(s->method));
-    } else {
-        json_append_string(b, s->name, strlen(s->name));
-    }
-    buf_append_str(b, ",\"kind\":");
-    buf_append_u64(b, s->kind);
-    buf_append_str(b, ",\"startTimeUnixNano\":\"");
-    buf_append_u64(b, (uint64_t)s->start_ns);
-    buf_append_str(b, "\",\"endTimeUnixNano\":\"");
-    buf_append_u64(b, (uint64_t)s->end_ns);
-    buf_append_str(b, "\",\"attributes\":[");
-    int first = 1;
+    JSON_PUT_LIT(p, "\",\"name\":");
     if (s->kind == SPAN_SERVER) {
-        attr_str(b, &first, "http.request.method", s->method);
-        attr_str(b, &first, "url.path", s->path);
-        if (s->route[0])
-            attr_str(b, &first, "http.route", s->route);
-        attr_int(b, &first, "http.response.status_code", (uint64_t)s->status);
-        attr_str(b, &first, "network.protocol.name", "http");
-        attr_str(b, &first, "network.protocol.version", s->proto_version);
+        /* "GET /api/v1/objects/{id}": method and route, as the HTTP
+         * semantic conventions name a server span; the method alone when
+         * no route matched. */
+        char name[sizeof s->method + 1 + NAME_MAX_BYTES];
+        size_t n = s->method_len;
+        memcpy(name, s->method, n);
+        if (route_len) {
+            name[n++] = ' ';
+            memcpy(name + n, s->route, route_len);
+            n += route_len;
+        }
+        p = put_str(p, name, n);
+        JSON_PUT_LIT(p, ",\"kind\":2,\"startTimeUnixNano\":");
     } else {
-        attr_str(b, &first, "db.system", s->db_system);
-        attr_str(b, &first, "db.operation.name", s->name);
-        attr_int(b, &first, "db.response.returned_rows", s->rows);
+        p = put_plain(p, s->name, name_len);
+        JSON_PUT_LIT(p, ",\"kind\":3,\"startTimeUnixNano\":");
     }
-    buf_append_str(b, s->failed ? "],\"status\":{\"code\":2}}"
-                                : "],\"status\":{\"code\":0}}");
+    p = put_u64_str(p, (uint64_t)s->start_ns);
+    JSON_PUT_LIT(p, ",\"endTimeUnixNano\":");
+    p = put_u64_str(p, (uint64_t)s->end_ns);
+    JSON_PUT_LIT(p, ",\"attributes\":[");
+    if (s->kind == SPAN_SERVER) {
+        /* network.protocol.name is left out: the conventions want it only
+         * when it is not "http". */
+        JSON_PUT_LIT(p, ATTR0("http.request.method", "stringValue"));
+        p = put_str(p, s->method, s->method_len);
+        JSON_PUT_LIT(p, ATTR("url.path", "stringValue"));
+        p = put_str(p, s->path, s->path_len);
+        if (route_len) {
+            JSON_PUT_LIT(p, ATTR("http.route", "stringValue"));
+            p = put_plain(p, s->route, route_len);
+        }
+        JSON_PUT_LIT(p, ATTR("network.protocol.version", "stringValue"));
+        p = put_plain(p, s->proto_version, strlen(s->proto_version));
+        JSON_PUT_LIT(p, ATTR("http.response.status_code", "intValue"));
+        p = put_u64_str(p, (uint64_t)s->status);
+    } else {
+        JSON_PUT_LIT(p, ATTR0("db.system", "stringValue"));
+        p = put_plain(p, s->db_system, db_len);
+        JSON_PUT_LIT(p, ATTR("db.operation.name", "stringValue"));
+        p = put_plain(p, s->name, name_len);
+        JSON_PUT_LIT(p, ATTR("db.response.returned_rows", "intValue"));
+        p = put_u64_str(p, s->rows);
+    }
+    /* An unset status (code 0) is the default and is left out. */
+    if (s->failed)
+        JSON_PUT_LIT(p, "}}],\"status\":{\"code\":2}}");
+    else
+        JSON_PUT_LIT(p, "}}]}");
+    return (size_t)(p - out);
 }
 
-/* |n| queued spans from ring index |from|. */
-static void format_batch(buf *b, size_t from, size_t n) {
-    buf_append_str(b, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
-    int first = 1;
-    attr_str(b, &first, "service.name", "objectd");
-    attr_str(b, &first, "service.version", OBJECTD_VERSION);
-    buf_append_str(b, "]},\"scopeSpans\":[{\"scope\":{\"name\":\"objectd\","
-                      "\"version\":\"" OBJECTD_VERSION "\"},\"spans\":[");
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            buf_append_char(b, ',');
-        format_span(b, &ex.queue[(from + i) % QUEUE_MAX]);
+/* Takes an empty chunk, after publishing |full| if not NULL. Called with
+ * the lock held. NULL when CHUNKS_MAX are in use, or when stopping. */
+static chunk *swap_chunk_locked(chunk *full) {
+    if (full != NULL) {
+        full->next = NULL;
+        *ex.ready_tail = full;
+        ex.ready_tail = &full->next;
+        ex.ready_spans += full->spans;
+        /* The exporter needs a nudge only when it sleeps with no deadline
+         * or when a batch is full; otherwise its timed wait comes round. */
+        if ((ex.idle && ex.ready == full) ||
+            (ex.ready_spans >= BATCH_MAX &&
+             ex.ready_spans - full->spans < BATCH_MAX))
+            pthread_cond_signal(&ex.cond);
     }
-    buf_append_str(b, "]}]}]}");
+    if (ex.stopping)
+        return NULL;
+    chunk *c = ex.free_chunks;
+    if (c != NULL) {
+        ex.free_chunks = c->next;
+    } else if (ex.chunks < CHUNKS_MAX && (c = malloc(sizeof *c)) != NULL) {
+        ex.chunks++;
+    }
+    if (c != NULL)
+        c->len = c->spans = 0;
+    return c;
 }
 
-/* One POST on a fresh connection. Returns 0 on a 2xx answer. */
-static int post(const char *body, size_t len) {
+static void emit(const span_rec *s) {
+    size_t route_len = clamp_len(s->route), name_len = clamp_len(s->name);
+    size_t db_len = clamp_len(s->db_system);
+    size_t need = 1 + span_max(s, route_len, name_len, db_len);
+    chunk *c = open_chunk;
+    if (c == NULL || CHUNK_BYTES - c->len < need) {
+        pthread_mutex_lock(&ex.lock);
+        c = swap_chunk_locked(c != NULL && c->spans ? c : NULL);
+        pthread_mutex_unlock(&ex.lock);
+        open_chunk = c;
+        if (c == NULL) { /* every chunk waits for the exporter */
+            metrics_trace_dropped(1);
+            return;
+        }
+    }
+    if (c->spans)
+        c->data[c->len++] = ',';
+    c->len += format_span(c->data + c->len, s, route_len, name_len, db_len);
+    c->spans++;
+}
+
+void trace_flush_thread(void) {
+    chunk *c = open_chunk;
+    if (c == NULL || c->spans == 0)
+        return;
+    open_chunk = NULL;
+    pthread_mutex_lock(&ex.lock);
+    chunk *fresh = swap_chunk_locked(c);
+    if (fresh != NULL) { /* the thread takes one when it needs one */
+        fresh->next = ex.free_chunks;
+        ex.free_chunks = fresh;
+    }
+    pthread_mutex_unlock(&ex.lock);
+}
+
+void trace_thread_cleanup(void) {
+    trace_flush_thread();
+    chunk *c = open_chunk; /* empty, if any */
+    open_chunk = NULL;
+    if (c != NULL) {
+        pthread_mutex_lock(&ex.lock);
+        c->next = ex.free_chunks;
+        ex.free_chunks = c;
+        pthread_mutex_unlock(&ex.lock);
+    }
+}
+
+/* The batch document around the spans' text. */
+static const char batch_head[] =
+    "{\"resourceSpans\":[{\"resource\":{\"attributes\":[" ATTR0(
+        "service.name",
+        "stringValue") "\"objectd\"" ATTR("service.version",
+                                          "stringValue") "\"" OBJECTD_VERSION
+                                                         "\"}}"
+                                                         "]},\"scopeSpans\":[{"
+                                                         "\"scope\":{\"name\":"
+                                                         "\"objectd\","
+                                                         "\"version\":"
+                                                         "\"" OBJECTD_VERSION
+                                                         "\"},\"spans\":[";
+static const char batch_tail[] = "]}]}]}";
+
+/* Sends |iov| whole (sendmsg may take part of it). 0 or -1. */
+static int send_iov(int fd, struct iovec *iov, size_t n) {
+    while (n > 0) {
+        struct msghdr m = {.msg_iov = iov, .msg_iovlen = n};
+        ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL);
+        if (w <= 0)
+            return -1;
+        size_t left = (size_t)w;
+        while (n > 0 && left >= iov->iov_len) {
+            left -= iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + left;
+            iov->iov_len -= left;
+        }
+    }
+    return 0;
+}
+
+/* One POST of the chunks in |batch| (a list of |nchunks|) on a fresh
+ * connection. Returns 0 on a 2xx answer. */
+static int post(chunk *batch, size_t nchunks) {
     struct addrinfo hints = {0}, *res = NULL;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     if (getaddrinfo(ex.host, ex.port, &hints, &res) != 0)
         return -EHOSTUNREACH;
     int rc = -EIO;
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct iovec *iov = calloc(2 * nchunks + 2, sizeof *iov);
+    int fd = iov ? socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0) : -1;
     if (fd < 0)
         goto out;
     struct timeval tv = {IO_TIMEOUT_MS / 1000, 0};
@@ -351,20 +510,25 @@ static int post(const char *body, size_t len) {
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (connect(fd, res->ai_addr, res->ai_addrlen) != 0)
         goto out;
+    /* head, document start, chunk, ",", chunk, ..., document end */
     char head[640];
+    size_t n = 1, len = sizeof batch_head - 1 + sizeof batch_tail - 1;
+    iov[n++] = (struct iovec){(void *)batch_head, sizeof batch_head - 1};
+    for (chunk *c = batch; c != NULL; c = c->next) {
+        if (c != batch)
+            iov[n++] = (struct iovec){(void *)",", 1};
+        iov[n++] = (struct iovec){c->data, c->len};
+        len += c->len + (c != batch);
+    }
+    iov[n++] = (struct iovec){(void *)batch_tail, sizeof batch_tail - 1};
     int hn = snprintf(head, sizeof head,
                       "POST %s HTTP/1.1\r\nHost: %s:%s\r\n"
                       "Content-Type: application/json\r\n"
                       "Content-Length: %zu\r\nConnection: close\r\n\r\n",
                       ex.path, ex.host, ex.port, len);
-    if (send(fd, head, (size_t)hn, MSG_NOSIGNAL) != hn)
+    iov[0] = (struct iovec){head, (size_t)hn};
+    if (send_iov(fd, iov, n) != 0)
         goto out;
-    for (size_t off = 0; off < len;) {
-        ssize_t w = send(fd, body + off, len - off, MSG_NOSIGNAL);
-        if (w <= 0)
-            goto out;
-        off += (size_t)w;
-    }
     /* The status line; then read to the end (Connection: close) so that
      * closing does not reset a peer still writing its answer. */
     char resp[64], rest[512];
@@ -383,41 +547,56 @@ static int post(const char *body, size_t len) {
 out:
     if (fd >= 0)
         close(fd);
+    free(iov);
     freeaddrinfo(res);
     return rc;
 }
 
+/* Takes published chunks off the ready list, oldest first, until they hold
+ * BATCH_MAX spans (or the list is empty). Called with the lock held. */
+static chunk *take_batch_locked(size_t *nchunks, size_t *nspans) {
+    chunk *batch = ex.ready, *last = NULL;
+    size_t n = 0, spans = 0;
+    for (chunk *c = ex.ready; c != NULL && spans < BATCH_MAX; c = c->next) {
+        last = c;
+        n++;
+        spans += c->spans;
+    }
+    ex.ready = last->next;
+    if (ex.ready == NULL)
+        ex.ready_tail = &ex.ready;
+    last->next = NULL;
+    ex.ready_spans -= spans;
+    *nchunks = n;
+    *nspans = spans;
+    return batch;
+}
+
 static void *exporter_main(void *arg) {
     (void)arg;
-    buf body;
-    buf_init(&body, 0);
     pthread_mutex_lock(&ex.lock);
     for (;;) {
         ex.idle = 1;
-        while (ex.count == 0 && !ex.stopping)
+        while (ex.ready == NULL && !ex.stopping)
             pthread_cond_wait(&ex.cond, &ex.lock); /* idle: no wake-ups */
         ex.idle = 0;
-        if (ex.count == 0 && ex.stopping)
+        if (ex.ready == NULL && ex.stopping)
             break;
-        if (ex.count < BATCH_MAX && !ex.stopping) {
+        if (ex.ready_spans < BATCH_MAX && !ex.stopping) {
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
             until.tv_sec += BATCH_WAIT_MS / 1000;
-            while (ex.count < BATCH_MAX && !ex.stopping)
+            while (ex.ready_spans < BATCH_MAX && !ex.stopping)
                 if (pthread_cond_timedwait(&ex.cond, &ex.lock, &until) ==
                     ETIMEDOUT)
                     break;
         }
-        /* The batch is formatted in place, outside the lock: producers
-         * only write past head + count, and head moves on afterwards. */
-        size_t n = ex.count < BATCH_MAX ? ex.count : BATCH_MAX;
-        size_t first = ex.head;
+        size_t nchunks, n;
+        chunk *batch = take_batch_locked(&nchunks, &n);
         pthread_mutex_unlock(&ex.lock);
 
         int failed = 0;
-        body.len = 0;
-        format_batch(&body, first, n);
-        if (post(body.data, body.len) == 0) {
+        if (post(batch, nchunks) == 0) {
             metrics_trace_exported(n);
         } else {
             metrics_trace_failed(n);
@@ -427,17 +606,26 @@ static void *exporter_main(void *arg) {
             failed = 1;
         }
         pthread_mutex_lock(&ex.lock);
-        ex.head = (ex.head + n) % QUEUE_MAX;
-        ex.count -= n;
-        if (ex.stopping && failed && ex.count > 0) {
+        for (chunk *c = batch, *next; c != NULL; c = next) {
+            next = c->next;
+            c->next = ex.free_chunks;
+            ex.free_chunks = c;
+        }
+        if (ex.stopping && failed && ex.ready != NULL) {
             /* Draining with an endpoint that does not answer: one timeout
              * is enough, the rest is dropped (and counted). */
-            metrics_trace_failed(ex.count);
-            ex.count = 0;
+            metrics_trace_failed(ex.ready_spans);
+            while (ex.ready != NULL) {
+                chunk *c = ex.ready;
+                ex.ready = c->next;
+                c->next = ex.free_chunks;
+                ex.free_chunks = c;
+            }
+            ex.ready_tail = &ex.ready;
+            ex.ready_spans = 0;
         }
     }
     pthread_mutex_unlock(&ex.lock);
-    buf_free(&body);
     log_thread_cleanup();
     return NULL;
 }
@@ -482,15 +670,11 @@ int trace_init(const char *endpoint, double ratio, char *err, size_t errlen) {
     if (atol(ex.port) < 1 || atol(ex.port) > 65535)
         goto bad;
     snprintf(ex.path, sizeof ex.path, "%s", slash ? slash : "/v1/traces");
-    ex.queue = calloc(QUEUE_MAX, sizeof *ex.queue);
-    if (ex.queue == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
+    ex.free_chunks = ex.ready = NULL;
+    ex.ready_tail = &ex.ready;
+    ex.ready_spans = ex.chunks = 0;
     ex.stopping = 0;
     if (pthread_create(&ex.thread, NULL, exporter_main, NULL) != 0) {
-        free(ex.queue);
-        ex.queue = NULL;
         snprintf(err, errlen, "cannot start the trace exporter thread");
         return -EAGAIN;
     }
@@ -506,12 +690,19 @@ bad:
 void trace_shutdown(void) {
     if (!ex.enabled)
         return;
+    trace_thread_cleanup(); /* the caller's own spans go too */
     pthread_mutex_lock(&ex.lock);
     ex.stopping = 1;
     pthread_cond_signal(&ex.cond);
     pthread_mutex_unlock(&ex.lock);
     pthread_join(ex.thread, NULL);
     ex.enabled = 0;
-    free(ex.queue);
-    ex.queue = NULL;
+    /* The exporter sent or dropped what was published; every thread that
+     * made spans has handed its chunk back (trace_thread_cleanup). */
+    while (ex.free_chunks != NULL) {
+        chunk *c = ex.free_chunks;
+        ex.free_chunks = c->next;
+        free(c);
+    }
+    ex.chunks = 0;
 }

@@ -9,12 +9,16 @@
  * without one, --trace-sample-ratio does. Nothing is sampled without
  * --otlp-endpoint.
  *
- * Export never blocks a request: finished spans are copied into one
- * bounded queue (a short mutex around a memcpy); when it is full the span
- * is dropped and counted. One exporter thread takes batches (up to 512
- * spans, or what arrived within a second of the first one), formats them
- * and POSTs them. When nothing is traced the thread sleeps on a condition
- * variable with no timeout: an idle server does not wake up for it. */
+ * Export never blocks a request: a finished span is formatted as OTLP JSON
+ * straight into its thread's open 32 KiB chunk (no lock); a full chunk is
+ * handed to the exporter (one short mutex per chunk), and so is a partial
+ * one when the thread calls trace_flush_thread (the worker does within
+ * 200 ms of a request). At most 256 chunks (8 MiB) exist: when none is
+ * free the span is dropped and counted. One exporter thread POSTs batches
+ * (about 2048 spans, or what was published within a second of the first),
+ * sending the chunks as they are. When nothing is traced the thread sleeps
+ * on a condition variable with no timeout: an idle server does not wake up
+ * for it. */
 #ifndef OBJECTD_TRACE_H
 #define OBJECTD_TRACE_H
 
@@ -51,8 +55,18 @@ void trace_begin(trace_ctx *t, const char *traceparent, size_t len);
 int trace_init(const char *endpoint, double sample_ratio, char *err,
                size_t errlen);
 
-/* Exports what is queued (bounded wait) and stops the thread. */
+/* Exports what is queued (bounded wait) and stops the thread. Threads
+ * that made spans call trace_thread_cleanup first (the caller's own
+ * chunk is handed over here). */
 void trace_shutdown(void);
+
+/* Hands this thread's partial chunk to the exporter (spans wait in it
+ * until it fills otherwise). Cheap when there is nothing to hand over. */
+void trace_flush_thread(void);
+
+/* trace_flush_thread, then gives this thread's empty chunk back; call
+ * before a thread that made spans exits. */
+void trace_thread_cleanup(void);
 
 /* A finished request's SERVER span. |status| is the HTTP status. */
 typedef struct trace_request_info {

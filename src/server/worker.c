@@ -8,6 +8,7 @@
 #include "server.h"
 #include "store.h"
 #include "timeutil.h"
+#include "trace.h"
 
 void worker_add_conn(worker *w, conn_link *c) {
     c->next = w->conns.next;
@@ -45,9 +46,10 @@ static void on_flush_timer(uv_timer_t *t) {
     worker *w = t->data;
     w->flush_armed = 0;
     log_access_flush();
+    trace_flush_thread();
 }
 
-void worker_note_access(worker *w) {
+void worker_note_buffered(worker *w) {
     if (!w->flush_armed) {
         w->flush_armed = 1;
         uv_timer_start(&w->flush_timer, on_flush_timer, 200, 0);
@@ -143,6 +145,7 @@ static void worker_main(void *arg) {
     uv_walk(&w->loop, close_walk, NULL);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     log_thread_cleanup();
+    trace_thread_cleanup();
     compress_thread_cleanup();
 }
 

@@ -1,10 +1,17 @@
-/* Unit tests: query strings, base64url cursors, canonical JSON, RFC 3339. */
+/* Unit tests: query strings, base64url cursors, canonical JSON, RFC 3339,
+ * JSON string quoting (against a reference written here), log lines. */
 #include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "base64.h"
+#include "json.h"
 #include "json_canon.h"
+#include "log.h"
 #include "query.h"
 #include "test.h"
 #include "timeutil.h"
@@ -116,10 +123,238 @@ static void test_rfc3339(void) {
     CHECK_EQ_STR(out, "1970-01-01T00:00:00.000001Z");
 }
 
+/* ---- JSON strings: the reference ---------------------------------------
+ * Written from RFC 8259 and RFC 3629 directly, one code point at a time,
+ * sharing nothing with json.c: a well-formed UTF-8 character is copied,
+ * each byte that does not start one becomes U+FFFD, '"' '\\' and the
+ * control characters are escaped (\n \r \t by name, others \u00XX). */
+static size_t ref_char_len(const unsigned char *p, size_t n) {
+    unsigned c = p[0];
+    if (c < 0x80)
+        return 1;
+    size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
+    if (len == 0 || len > n || c > 0xF4)
+        return 0;
+    uint32_t cp = c & (0x7F >> len);
+    for (size_t i = 1; i < len; i++) {
+        if (p[i] < 0x80 || p[i] > 0xBF)
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3F);
+    }
+    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_cp[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+static size_t ref_quote(char *out, const unsigned char *s, size_t n) {
+    size_t o = 0;
+    out[o++] = '"';
+    for (size_t i = 0; i < n;) {
+        size_t k = ref_char_len(s + i, n - i);
+        if (k == 0) {
+            memcpy(out + o, "\\ufffd", 6);
+            o += 6;
+            i++;
+        } else if (s[i] == '"' || s[i] == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)s[i++];
+        } else if (s[i] == '\n' || s[i] == '\r' || s[i] == '\t') {
+            out[o++] = '\\';
+            out[o++] = s[i] == '\n' ? 'n' : s[i] == '\r' ? 'r' : 't';
+            i++;
+        } else if (s[i] < 0x20) {
+            o += (size_t)sprintf(out + o, "\\u%04x", s[i]);
+            i++;
+        } else {
+            memcpy(out + o, s + i, k);
+            o += k;
+            i += k;
+        }
+    }
+    out[o++] = '"';
+    return o;
+}
+
+static void test_json_strings(void) {
+    /* Pieces that make the interesting cases, at every offset around the
+     * writer's 512-byte chunks: characters of 1 to 4 bytes, escapes, and
+     * broken sequences (lone continuation, truncated, overlong,
+     * surrogate, beyond U+10FFFF, 0xFF). */
+    static const char *const pieces[] = {"a",
+                                         "Z",
+                                         " ",
+                                         "\"",
+                                         "\\",
+                                         "\n",
+                                         "\r",
+                                         "\t",
+                                         "\x01",
+                                         "\x1f",
+                                         "\x7f",
+                                         "\xc3\xa9",
+                                         "\xe2\x82\xac",
+                                         "\xf0\x9f\x98\x80",
+                                         "\x80",
+                                         "\xc3",
+                                         "\xe2\x82",
+                                         "\xc0\x80",
+                                         "\xed\xa0\x80",
+                                         "\xf4\x90\x80\x80",
+                                         "\xff"};
+    enum { NP = sizeof pieces / sizeof pieces[0], MAXLEN = 3000 };
+    static unsigned char in[MAXLEN + 8];
+    static char want[6 * (MAXLEN + 8) + 2];
+    static char got_raw[6 * (MAXLEN + 8) + 2];
+    srand(7);
+    for (int round = 0; round < 400; round++) {
+        size_t n = 0, target = (size_t)rand() % MAXLEN;
+        while (n < target) {
+            const char *p = rand() % 4 ? "x" : pieces[rand() % NP];
+            size_t k = strlen(p);
+            memcpy(in + n, p, k);
+            n += k;
+        }
+        if (round == 0)
+            n = 0;
+        size_t wn = ref_quote(want, in, n);
+        buf b;
+        buf_init(&b, 0);
+        buf_append(&b, "<", 1);
+        CHECK_EQ_INT(json_append_string(&b, (const char *)in, n), 0);
+        CHECK_EQ_INT((long long)b.len, (long long)wn + 1);
+        CHECK(b.len == wn + 1 && memcmp(b.data + 1, want, wn) == 0);
+        CHECK_EQ_INT((long long)json_quote(got_raw, (const char *)in, n),
+                     (long long)wn);
+        CHECK(memcmp(got_raw, want, wn) == 0);
+        buf_free(&b);
+        /* At its maximum a buffer takes a string that fits exactly, and
+         * one byte less leaves it unchanged. */
+        buf_init(&b, wn + 1);
+        buf_append(&b, "<", 1);
+        CHECK_EQ_INT(json_append_string(&b, (const char *)in, n), 0);
+        buf_free(&b);
+        buf_init(&b, wn);
+        buf_append(&b, "<", 1);
+        CHECK(json_append_string(&b, (const char *)in, n) != 0);
+        CHECK_EQ_INT((long long)b.len, 1);
+        buf_free(&b);
+    }
+}
+
+static void test_fmt_u64(void) {
+    unsigned long long edge[64];
+    size_t ne = 0;
+    edge[ne++] = 0;
+    edge[ne++] = UINT64_MAX;
+    for (unsigned long long t = 1; ne < 60; t *= 10) {
+        edge[ne++] = t - 1;
+        edge[ne++] = t;
+        edge[ne++] = t + 1;
+        if (t > UINT64_MAX / 10)
+            break;
+    }
+    srand(11);
+    for (int i = 0; i < 20000; i++) {
+        unsigned long long v = i < (int)ne ? edge[i]
+                                           : ((unsigned long long)rand() << 42 ^
+                                              (unsigned long long)rand() << 21 ^
+                                              (unsigned long long)rand()) >>
+                                                 (rand() % 64);
+        char want[32], got[32];
+        int wn = snprintf(want, sizeof want, "%llu", v);
+        size_t gn = fmt_u64(got, v);
+        CHECK_EQ_INT((long long)gn, wn);
+        CHECK(gn == (size_t)wn && memcmp(got, want, gn) == 0);
+    }
+}
+
+/* Log lines: JSON objects with the timestamp first, whether the second's
+ * calendar part came from this thread's cache or not. */
+static void test_log_lines(void) {
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    log_set_fd(fds[1]);
+    for (int i = 0; i < 3; i++) {
+        log_line *l = log_begin(LOG_WARN, "test line");
+        log_str(l, "key", "v\n\"");
+        log_int(l, "n", INT64_MIN);
+        log_int(l, "p", 42);
+        log_end(l);
+    }
+    log_set_fd(2);
+    close(fds[1]);
+    char text[4096];
+    ssize_t got = read(fds[0], text, sizeof text - 1);
+    close(fds[0]);
+    CHECK(got > 0);
+    text[got > 0 ? got : 0] = '\0';
+    int lines = 0;
+    for (char *line = text, *nl; (nl = strchr(line, '\n')) != NULL;
+         line = nl + 1, lines++) {
+        json_error_t err;
+        json_t *j = json_loadb(line, (size_t)(nl - line), 0, &err);
+        CHECK(j != NULL);
+        if (j == NULL)
+            continue;
+        const char *ts = json_string_value(json_object_get(j, "@timestamp"));
+        int64_t us = 0;
+        CHECK(ts != NULL && strlen(ts) == 24 &&
+              time_parse_rfc3339_us(ts, 24, &us) == 0);
+        int64_t now_us = time_wall_ns() / 1000;
+        CHECK(us <= now_us && us > now_us - 10 * 1000000LL);
+        CHECK_EQ_STR(json_string_value(json_object_get(j, "key")), "v\n\"");
+        CHECK(json_integer_value(json_object_get(j, "n")) == INT64_MIN);
+        CHECK(json_integer_value(json_object_get(j, "p")) == 42);
+        CHECK_EQ_STR(json_string_value(json_object_get(j, "log.level")),
+                     "warn");
+        json_decref(j);
+    }
+    CHECK_EQ_INT(lines, 3);
+}
+
+/* OBJECTD_TEST_PERF=1: the CPU of one access-log line as observe.c writes
+ * it (the same fields), to /dev/null. */
+static void perf_access_line(void) {
+    if (getenv("OBJECTD_TEST_PERF") == NULL)
+        return;
+    CHECK_EQ_INT(log_access_open("/dev/null"), 0);
+    enum { N = 1000000 };
+    struct timespec a, b;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+    for (int i = 0; i < N; i++) {
+        log_line *l = log_access_begin();
+        log_strn(l, "http.request.method", "GET", 3);
+        log_strn(l, "url.path", "/api/v1/objects/1", 17);
+        log_str(l, "http.route", "/api/v1/objects/{id}");
+        log_int(l, "http.response.status_code", 200);
+        log_int(l, "http.response.body.bytes", 198);
+        log_str(l, "network.protocol.name", "h2c");
+        log_int(l, "event.duration", 284830 + i);
+        log_int(l, "http2.stream_id", i);
+        log_int(l, "objectd.db.queries", 1);
+        log_int(l, "objectd.db.duration", 282757);
+        log_str(l, "trace.id", "b230a43b0e6fafb3c1cd79c899a044c2");
+        log_str(l, "span.id", "31292b5f361aef59");
+        log_end(l);
+    }
+    log_access_flush();
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+    log_access_close();
+    double ns =
+        (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
+    printf("perf: an access-log line (12 fields) costs %.0f ns of CPU\n",
+           ns / N);
+}
+
 int main(void) {
     TEST_RUN(test_query);
     TEST_RUN(test_base64);
     TEST_RUN(test_canonical);
     TEST_RUN(test_rfc3339);
+    TEST_RUN(test_json_strings);
+    TEST_RUN(test_fmt_u64);
+    TEST_RUN(test_log_lines);
+    TEST_RUN(perf_access_line);
     return TEST_END();
 }
