@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "h1_parser.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
@@ -492,24 +493,96 @@ static int send_iov(int fd, struct iovec *iov, size_t n) {
     return 0;
 }
 
-/* One POST of the chunks in |batch| (a list of |nchunks|) on a fresh
- * connection. Returns 0 on a 2xx answer. */
-static int post(chunk *batch, size_t nchunks) {
+/* The exporter's connection to the endpoint, kept open between POSTs
+ * (HTTP/1.1 keep-alive) while the endpoint allows it. Exporter thread
+ * only. */
+static int export_fd = -1;
+
+static void export_close(void) {
+    if (export_fd >= 0)
+        close(export_fd);
+    export_fd = -1;
+}
+
+static int export_connect(void) {
     struct addrinfo hints = {0}, *res = NULL;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     if (getaddrinfo(ex.host, ex.port, &hints, &res) != 0)
-        return -EHOSTUNREACH;
-    int rc = -EIO;
+        return -1;
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0) {
+        struct timeval tv = {IO_TIMEOUT_MS / 1000, 0};
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        if (connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+/* Reads one response on export_fd and its body (discarded). Returns the
+ * status, 0 when the connection ended before any byte of it (a kept
+ * connection the endpoint had closed), or -1. Closes the connection
+ * unless the response keeps it open with a known length. */
+static int read_response(void) {
+    char in[4096];
+    size_t len = 0;
+    h1_header fields[32];
+    h1_response r = {.headers = fields};
+    const h1_limits limits = {sizeof in, sizeof in, 32};
+    int head = H1_PARTIAL;
+    while (head == H1_PARTIAL && len < sizeof in) {
+        ssize_t n = recv(export_fd, in + len, sizeof in - len, 0);
+        if (n <= 0) {
+            export_close();
+            return len == 0 ? 0 : -1;
+        }
+        len += (size_t)n;
+        head = h1_parse_response(in, len, 0, &r, &limits);
+    }
+    if (head <= 0) {
+        export_close();
+        return -1;
+    }
+    int status = r.status;
+    if (r.chunked || r.content_length < 0 || !r.keep_alive) {
+        /* Delimited by the close, or not to be reused: read to the end
+         * (bounded) so that closing does not reset a peer still writing. */
+        for (int i = 0; i < 64 && recv(export_fd, in, sizeof in, 0) > 0; i++)
+            ;
+        export_close();
+        return status;
+    }
+    uint64_t left = (uint64_t)r.content_length;
+    uint64_t have = len - (size_t)head;
+    if (have > left) { /* more than the body: not a peer to keep */
+        export_close();
+        return status;
+    }
+    left -= have;
+    while (left > 0) {
+        ssize_t n = recv(export_fd, in, left < sizeof in ? left : sizeof in, 0);
+        if (n <= 0) {
+            export_close();
+            return status;
+        }
+        left -= (uint64_t)n;
+    }
+    return status;
+}
+
+/* One POST of the chunks in |batch| (a list of |nchunks|), on the kept
+ * connection or a new one. A kept connection the endpoint closed while
+ * idle fails before any answer: the POST is made once more on a new one.
+ * Returns 0 on a 2xx answer. */
+static int post(chunk *batch, size_t nchunks) {
     struct iovec *iov = calloc(2 * nchunks + 2, sizeof *iov);
-    int fd = iov ? socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0) : -1;
-    if (fd < 0)
-        goto out;
-    struct timeval tv = {IO_TIMEOUT_MS / 1000, 0};
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(fd, res->ai_addr, res->ai_addrlen) != 0)
-        goto out;
+    if (iov == NULL)
+        return -ENOMEM;
     /* head, document start, chunk, ",", chunk, ..., document end */
     char head[640];
     size_t n = 1, len = sizeof batch_head - 1 + sizeof batch_tail - 1;
@@ -524,31 +597,29 @@ static int post(chunk *batch, size_t nchunks) {
     int hn = snprintf(head, sizeof head,
                       "POST %s HTTP/1.1\r\nHost: %s:%s\r\n"
                       "Content-Type: application/json\r\n"
-                      "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                      "Content-Length: %zu\r\n\r\n",
                       ex.path, ex.host, ex.port, len);
     iov[0] = (struct iovec){head, (size_t)hn};
-    if (send_iov(fd, iov, n) != 0)
-        goto out;
-    /* The status line; then read to the end (Connection: close) so that
-     * closing does not reset a peer still writing its answer. */
-    char resp[64], rest[512];
-    size_t got = 0;
-    while (got < 12) {
-        ssize_t r = recv(fd, resp + got, sizeof resp - 1 - got, 0);
-        if (r <= 0)
-            goto out;
-        got += (size_t)r;
+    struct iovec *copy = calloc(n, sizeof *copy); /* send_iov consumes */
+    int rc = -EIO;
+    for (int attempt = 0; attempt < 2 && copy != NULL; attempt++) {
+        int kept = export_fd >= 0;
+        if (!kept && (export_fd = export_connect()) < 0)
+            break;
+        memcpy(copy, iov, n * sizeof *copy);
+        int status = send_iov(export_fd, copy, n) == 0 ? read_response() : 0;
+        if (status == 0) {
+            export_close();
+            if (kept)
+                continue; /* once more, on a new connection */
+            break;
+        }
+        if (status >= 200 && status < 300)
+            rc = 0;
+        break;
     }
-    resp[got] = '\0';
-    for (int i = 0; i < 64 && recv(fd, rest, sizeof rest, 0) > 0; i++)
-        ;
-    if (strncmp(resp, "HTTP/1.", 7) == 0 && resp[9] == '2')
-        rc = 0;
-out:
-    if (fd >= 0)
-        close(fd);
+    free(copy);
     free(iov);
-    freeaddrinfo(res);
     return rc;
 }
 
@@ -626,6 +697,7 @@ static void *exporter_main(void *arg) {
         }
     }
     pthread_mutex_unlock(&ex.lock);
+    export_close();
     log_thread_cleanup();
     return NULL;
 }

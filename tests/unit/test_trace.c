@@ -111,52 +111,59 @@ static void test_endpoint(void) {
 }
 
 /* The receiver: answers every POST with 200 after reading its body, and
- * writes the running count of spans ("spanId" keys) to |out| after each. */
+ * writes the running counts of spans ("spanId" keys), POSTs and
+ * connections to |out| after each.
+ * It keeps a connection for three requests, then closes it without
+ * saying so: the exporter reuses connections and must notice one closed
+ * while idle (and POST again on a new one, losing nothing). */
 static void receiver(int lfd, int out) {
     static char body[8 << 20];
-    uint64_t spans = 0;
+    uint64_t spans = 0, counts[3] = {0}; /* spans, POSTs, connections */
     for (;;) {
         int c = accept(lfd, NULL, NULL);
         if (c < 0)
             _exit(1);
-        char head[4096];
-        size_t hn = 0;
-        char *end = NULL;
-        while (end == NULL && hn < sizeof head - 1) {
-            ssize_t r = recv(c, head + hn, sizeof head - 1 - hn, 0);
-            if (r <= 0)
+        counts[2]++;
+        for (int k = 0; k < 3; k++) {
+            char head[4096];
+            size_t hn = 0;
+            char *end = NULL;
+            while (end == NULL && hn < sizeof head - 1) {
+                ssize_t r = recv(c, head + hn, sizeof head - 1 - hn, 0);
+                if (r <= 0)
+                    break;
+                hn += (size_t)r;
+                head[hn] = '\0';
+                end = strstr(head, "\r\n\r\n");
+            }
+            if (end == NULL)
                 break;
-            hn += (size_t)r;
-            head[hn] = '\0';
-            end = strstr(head, "\r\n\r\n");
-        }
-        if (end == NULL) {
-            close(c);
-            continue;
-        }
-        const char *cl = strcasestr(head, "content-length:");
-        size_t n = cl ? strtoul(cl + 15, NULL, 10) : 0;
-        size_t got = hn - (size_t)(end + 4 - head);
-        if (n > sizeof body)
-            _exit(2);
-        memcpy(body, end + 4, got);
-        while (got < n) {
-            ssize_t r = recv(c, body + got, n - got, 0);
-            if (r <= 0)
+            const char *cl = strcasestr(head, "content-length:");
+            size_t n = cl ? strtoul(cl + 15, NULL, 10) : 0;
+            size_t got = hn - (size_t)(end + 4 - head);
+            if (n > sizeof body || got > n)
+                _exit(2);
+            memcpy(body, end + 4, got);
+            while (got < n) {
+                ssize_t r = recv(c, body + got, n - got, 0);
+                if (r <= 0)
+                    break;
+                got += (size_t)r;
+            }
+            for (const char *p = body; (p = memmem(p, (size_t)(body + got - p),
+                                                   "\"spanId\"", 8)) != NULL;
+                 p += 8)
+                spans++;
+            static const char ok[] =
+                "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
+            if (send(c, ok, sizeof ok - 1, MSG_NOSIGNAL) < 0)
                 break;
-            got += (size_t)r;
+            counts[0] = spans;
+            counts[1]++;
+            if (write(out, counts, sizeof counts) != (ssize_t)sizeof counts)
+                _exit(4);
         }
-        for (const char *p = body;
-             (p = memmem(p, (size_t)(body + got - p), "\"spanId\"", 8)) != NULL;
-             p += 8)
-            spans++;
-        static const char ok[] =
-            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
-        if (send(c, ok, sizeof ok - 1, MSG_NOSIGNAL) < 0)
-            _exit(3);
         close(c);
-        if (write(out, &spans, sizeof spans) != (ssize_t)sizeof spans)
-            _exit(4);
     }
 }
 
@@ -222,13 +229,13 @@ static void test_export(void) {
     }
     trace_shutdown(); /* exports what is queued */
     double cpu = cpu_seconds() - cpu0;
-    uint64_t spans = 0, v;
     struct timespec tick = {0, 10000000};
+    uint64_t spans = 0, posts = 0, conns = 0, v[3];
     uint64_t want = 2 * (uint64_t)requests - metrics_dropped_now();
     for (int i = 0; i < 500 && spans < want; i++) {
         ssize_t r;
-        while ((r = read(pipefd[0], &v, sizeof v)) == (ssize_t)sizeof v) {
-            spans = v;
+        while ((r = read(pipefd[0], v, sizeof v)) == (ssize_t)sizeof v) {
+            spans = v[0], posts = v[1], conns = v[2];
             if (spans == want)
                 break;
         }
@@ -236,13 +243,16 @@ static void test_export(void) {
             nanosleep(&tick, NULL);
     }
     /* Every span reached the receiver, or was dropped for a full queue
-     * (a busy machine can starve the exporter) and counted as such. */
+     * (a busy machine can starve the exporter) and counted as such; none
+     * twice (a POST made again after a closed kept connection). */
     uint64_t exported, dropped, failed;
     metrics_trace_totals(&exported, &dropped, &failed);
     CHECK_EQ_INT((long long)failed, 0);
     CHECK_EQ_INT((long long)exported, (long long)spans);
     CHECK_EQ_INT((long long)(spans + dropped), 2LL * requests);
     CHECK(spans > 0);
+    /* Connections were kept: three POSTs on each (the receiver's limit). */
+    CHECK(posts >= 3 && conns < posts && conns * 3 >= posts);
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
     close(pipefd[0]);
