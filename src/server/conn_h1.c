@@ -646,12 +646,16 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
     if (nread < 0) {
         c->peer_eof = 1;
         update_reading(c);
-        if (c->state == ST_LINGER || nread != UV_EOF || c->h2) {
+        /* A client that closes while its request is still being answered
+         * (an asynchronous handler, a streamed body) has given up on it:
+         * the request ends as abandoned (499), as nginx reads it. */
+        if (c->state == ST_LINGER || nread != UV_EOF || c->h2 ||
+            c->handler_running) {
             conn_close(c);
             return;
         }
-        /* Half-closed: answer the complete requests already sent, then
-         * close (process() sees peer_eof). */
+        /* Half-closed between requests: answer the complete requests
+         * already sent, then close (process() sees peer_eof). */
         process(c);
         return;
     }

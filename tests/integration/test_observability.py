@@ -200,6 +200,29 @@ class TestAdminListener(ObsTestCase):
         self.assertEqual(len(e), 1)
         self.assertEqual(e[0]["http.response.body.bytes"], 0)
 
+    def test_abandoned_http1_request_is_499(self):
+        # The same over HTTP/1.1: the client sends its request and closes
+        # its socket while the handler still works. Its request is counted
+        # as abandoned, not as the 200 nobody read.
+        srv = self.start_server()
+        with socket.create_connection(("127.0.0.1", srv.admin_port)) as s:
+            s.sendall(b"GET /debug/pprof/profile?seconds=1 HTTP/1.1\r\n"
+                      b"Host: x\r\n\r\n")
+            time.sleep(0.2)
+        time.sleep(1.5)
+        samples, _ = parse_exposition(self.scrape(srv))
+        self.assertEqual(value(samples, "objectd_http_requests_total",
+                               route="/debug/pprof/profile", method="GET",
+                               code="499"), 1)
+        self.assertEqual(value(samples, "objectd_http_requests_total",
+                               route="/debug/pprof/profile", method="GET",
+                               code="200"), None)
+        entries = srv.wait_access(lambda es: any(
+            e.get("http.response.status_code") == 499 for e in es))
+        e = [x for x in entries if x.get("http.response.status_code") == 499]
+        self.assertEqual(len(e), 1)
+        self.assertEqual(e[0]["network.protocol.name"], "http/1.1")
+
     def test_off(self):
         srv = self.start_server("--admin-listen", "off")
         time.sleep(0.2)
