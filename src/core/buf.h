@@ -55,4 +55,7 @@ void buf_consume(buf *b, size_t n);
 /* Writes the decimal digits of |v| to |out| (room for 20); returns count. */
 size_t fmt_u64(char *out, unsigned long long v);
 
+/* Writes |v| (< 10^9) as exactly nine digits, zeros in front; returns 9. */
+size_t fmt_u32_fixed9(char *out, unsigned v);
+
 #endif

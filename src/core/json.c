@@ -64,6 +64,15 @@ size_t json_quote(char *out, const char *s, size_t len) {
         }
         if (i == len)
             break;
+        /* The last few bytes of a plain string: the 8 ending at |len|, one
+         * word that overlaps what was written - plain bytes were written
+         * one for one, and plain8 checks the whole word. */
+        if (len >= 8 && len - i < 8 &&
+            (memcpy(&w, p + len - 8, 8), plain8(w))) {
+            memcpy(o + (len - i) - 8, &w, 8);
+            o += len - i;
+            break;
+        }
         unsigned c = p[i];
         if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
             *o++ = (char)c;

@@ -143,16 +143,20 @@ void observe_request_end(const exchange *ex, const char *protocol,
         p += json_quote(p, ex->method_str, ex->method_len);
         JSON_PUT_LIT(p, ",\"url.path\":");
         p += json_quote(p, ex->path, ex->path_len);
-        if (tpl) {
-            JSON_PUT_LIT(p, ",\"http.route\":");
-            p += json_quote(p, tpl, tpl_len);
+        if (tpl) { /* ours, and plain (test_trace checks), as below */
+            JSON_PUT_LIT(p, ",\"http.route\":\"");
+            memcpy(p, tpl, tpl_len);
+            p += tpl_len;
+            *p++ = '"';
         }
         JSON_PUT_LIT(p, ",\"http.response.status_code\":");
         p += fmt_u64(p, (unsigned)(ex->status > 0 ? ex->status : 0));
         JSON_PUT_LIT(p, ",\"http.response.body.bytes\":");
         p += fmt_u64(p, ex->streaming ? ex->streamed : exchange_body_len(ex));
-        JSON_PUT_LIT(p, ",\"network.protocol.name\":");
-        p += json_quote(p, protocol, proto_len);
+        JSON_PUT_LIT(p, ",\"network.protocol.name\":\"");
+        memcpy(p, protocol, proto_len); /* "http/1.1", "h2c", "h2" */
+        p += proto_len;
+        *p++ = '"';
         JSON_PUT_LIT(p, ",\"event.duration\":");
         p += fmt_u64(p, duration);
         if (stream_id > 0) {

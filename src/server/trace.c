@@ -293,6 +293,35 @@ static char *put_str(char *p, const char *s, size_t n) {
     return p + json_quote(p, s, n);
 }
 
+/* A wall-clock time in nanoseconds as OTLP's "text": the seconds' digits
+ * come from this thread's last span most of the time (a span's times and
+ * its neighbours' share them), only the nine digits of the nanoseconds
+ * are made each time. */
+static _Thread_local struct {
+    uint64_t second;
+    size_t len;
+    char digits[20];
+} tls_second = {.second = UINT64_MAX};
+
+static char *put_time_str(char *p, uint64_t ns) {
+    uint64_t second = ns / 1000000000u;
+    uint32_t frac = (uint32_t)(ns - second * 1000000000u);
+    *p++ = '"';
+    if (second != 0) {
+        if (second != tls_second.second) {
+            tls_second.len = fmt_u64(tls_second.digits, second);
+            tls_second.second = second;
+        }
+        memcpy(p, tls_second.digits, tls_second.len);
+        p += tls_second.len;
+        p += fmt_u32_fixed9(p, frac);
+    } else {
+        p += fmt_u64(p, frac);
+    }
+    *p++ = '"';
+    return p;
+}
+
 static char *put_u64_str(char *p, uint64_t v) { /* OTLP: int64 as "text" */
     *p++ = '"';
     p += fmt_u64(p, v);
@@ -347,9 +376,9 @@ static size_t format_span(char *out, const span_rec *s, size_t route_len,
         p = put_plain(p, s->name, name_len);
         JSON_PUT_LIT(p, ",\"kind\":3,\"startTimeUnixNano\":");
     }
-    p = put_u64_str(p, (uint64_t)s->start_ns);
+    p = put_time_str(p, (uint64_t)s->start_ns);
     JSON_PUT_LIT(p, ",\"endTimeUnixNano\":");
-    p = put_u64_str(p, (uint64_t)s->end_ns);
+    p = put_time_str(p, (uint64_t)s->end_ns);
     JSON_PUT_LIT(p, ",\"attributes\":[");
     if (s->kind == SPAN_SERVER) {
         /* network.protocol.name is left out: the conventions want it only

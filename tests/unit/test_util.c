@@ -266,6 +266,10 @@ static void test_fmt_u64(void) {
         size_t gn = fmt_u64(got, v);
         CHECK_EQ_INT((long long)gn, wn);
         CHECK(gn == (size_t)wn && memcmp(got, want, gn) == 0);
+        unsigned frac = (unsigned)(v % 1000000000u);
+        snprintf(want, sizeof want, "%09u", frac);
+        CHECK_EQ_INT((long long)fmt_u32_fixed9(got, frac), 9);
+        CHECK(memcmp(got, want, 9) == 0);
     }
 }
 
