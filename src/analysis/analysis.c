@@ -19,6 +19,7 @@
 
 #include "dtoa.h"
 #include "json.h"
+#include "select.h"
 
 /* Results must not depend on the compiler: the seeded workload must give
  * the same analysis everywhere, and docs/analysis-example.json is compared
@@ -1023,76 +1024,6 @@ static int scale_for(double m) {
     return k < -1000 ? -1000 : k > 1000 ? 1000 : k;
 }
 
-static void swap_d(double *a, double *b) {
-    double t = *a;
-    *a = *b;
-    *b = t;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Moves the k-th smallest of a[0..n) (k from 0) to a[k], smaller ones
- * before it and larger ones after: quickselect with a median-of-three
- * pivot, linear on average; after 2 log2(n) rounds without finishing (an
- * adversarial input) it sorts what is left, so never worse than
- * n log n. */
-static void insertion_sort(double *a, ptrdiff_t n) {
-    for (ptrdiff_t i = 1; i < n; i++) {
-        double x = a[i];
-        ptrdiff_t j = i;
-        for (; j > 0 && a[j - 1] > x; j--)
-            a[j] = a[j - 1];
-        a[j] = x;
-    }
-}
-
-static void select_kth(double *a, ptrdiff_t n, ptrdiff_t k) {
-    ptrdiff_t lo = 0, hi = n - 1;
-    int rounds = 0;
-    for (ptrdiff_t m = n; m > 1; m >>= 1)
-        rounds += 2;
-    while (hi > lo) {
-        /* Short ranges by insertion (no comparator calls); a range that
-         * will not shrink, by qsort. */
-        if (hi - lo < 24) {
-            insertion_sort(a + lo, hi - lo + 1);
-            return;
-        }
-        if (rounds-- == 0) {
-            qsort(a + lo, (size_t)(hi - lo + 1), sizeof *a, cmp_double);
-            return;
-        }
-        ptrdiff_t mid = lo + (hi - lo) / 2;
-        if (a[mid] < a[lo])
-            swap_d(&a[mid], &a[lo]);
-        if (a[hi] < a[lo])
-            swap_d(&a[hi], &a[lo]);
-        if (a[hi] < a[mid])
-            swap_d(&a[hi], &a[mid]);
-        double pivot = a[mid];
-        ptrdiff_t i = lo, j = hi;
-        while (i <= j) {
-            while (a[i] < pivot)
-                i++;
-            while (a[j] > pivot)
-                j--;
-            if (i <= j)
-                swap_d(&a[i++], &a[j--]);
-        }
-        /* Now a[lo..j] <= pivot <= a[i..hi], and anything between equals
-         * the pivot. */
-        if (k <= j)
-            hi = j;
-        else if (k >= i)
-            lo = i;
-        else
-            return;
-    }
-}
-
 /* ---- The analysis ---- */
 
 typedef struct anomaly {
@@ -1197,15 +1128,14 @@ static void write_metric(jw *w, const char *name, const an_obs *o, size_t n,
     }
     double trend = n >= 2 && sxx > 0 ? sxy / sxx * unscale : 0;
 
-    /* Nearest rank: the ceil(q n)-th smallest, found by selection in the
-     * part of the array above the previous one. */
+    /* Nearest rank: the ceil(q n)-th smallest, found by selection (each
+     * in the part of the array above the previous one). */
     for (size_t i = 0; i < n; i++)
         sc->vals[i] = o[i].value;
     size_t r50 = (50 * n + 99) / 100 - 1, r90 = (90 * n + 99) / 100 - 1,
            r99 = (99 * n + 99) / 100 - 1;
-    select_kth(sc->vals, (ptrdiff_t)n, (ptrdiff_t)r50);
-    select_kth(sc->vals + r50, (ptrdiff_t)(n - r50), (ptrdiff_t)(r90 - r50));
-    select_kth(sc->vals + r90, (ptrdiff_t)(n - r90), (ptrdiff_t)(r99 - r90));
+    const size_t ranks[3] = {r50, r90, r99};
+    select_ranks(sc->vals, n, ranks, 3);
 
     jw_key_str(w, name);
     jw_open(w, '{');

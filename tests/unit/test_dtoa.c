@@ -13,14 +13,10 @@
 #include "dtoa.h"
 #include "test.h"
 
-/* xorshift64*: deterministic, so a failure can be replayed. */
 static uint64_t rng_state = 0x9E3779B97F4A7C15u;
 
 static uint64_t rng(void) {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545F4914F6CDD1Du;
+    return test_rng(&rng_state);
 }
 
 static double from_bits(uint64_t b) {
