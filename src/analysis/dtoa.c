@@ -14,6 +14,7 @@
  * arithmetic, so there is no rounding-mode or x87 dependence. */
 #include "dtoa.h"
 
+#include <float.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -865,7 +866,50 @@ static size_t format(char *out, int neg, uint64_t f, int e) {
     return (size_t)(p - b);
 }
 
-size_t dtoa_shortest(double v, char *out) {
+/* The fast path for short decimals - readings such as 21.37, their
+ * hourly means such as 21.535: most numbers of an analysis. If some
+ * decimal with at most SHORT_DECIMALS fractional digits reads back as
+ * |av| (> 0), then n / 10^SHORT_DECIMALS does for the integer n nearest
+ * to av * 10^SHORT_DECIMALS, and it is the shortest decimal that does,
+ * so Schubfach would find the same one (format strips its trailing
+ * zeros). Why, for av * 10^SHORT_DECIMALS < 2^50:
+ *
+ *  - the rounding interval of av is at most an ulp of av wide, and
+ *    ulp(av) * 10^SHORT_DECIMALS <= 2 ulp(av * 10^SHORT_DECIMALS) <=
+ *    2^-2, so the interval scaled up holds at most one integer: the
+ *    candidate is unique, and a shorter decimal would be a multiple of a
+ *    larger power of ten, hence that same candidate;
+ *  - such a candidate n is within 2^-3 of the exact product, and the
+ *    computed product within 2^-4 of that, so rounding finds it;
+ *  - n < 2^53 and 10^SHORT_DECIMALS are exact doubles and IEEE division
+ *    rounds correctly to nearest, ties to even, exactly as strtod reads
+ *    the decimal: the quotient equals av if and only if n / 10^D reads
+ *    back as av.
+ * The last step needs double arithmetic without excess precision (not
+ * x87's), hence the FLT_EVAL_METHOD guard. A miss (a long decimal such
+ * as a mean of 48 readings) costs a multiplication and a division before
+ * the general path. */
+enum { SHORT_DECIMALS = 6 };
+#define SHORT_SCALE 1e6 /* 10^SHORT_DECIMALS */
+
+static inline int short_decimal(double av, uint64_t *n) {
+#if FLT_EVAL_METHOD == 0
+    if (!(av < 0x1p50 / SHORT_SCALE))
+        return 0;
+    uint64_t m = (uint64_t)(av * SHORT_SCALE + 0.5);
+    if ((double)m / SHORT_SCALE != av)
+        return 0;
+    *n = m;
+    return 1;
+#else
+    (void)av;
+    (void)n;
+    return 0;
+#endif
+}
+
+/* dtoa_shortest, with the fast path or (for tests) without it. */
+static size_t shortest(double v, char *out, int fast) {
     uint64_t bits;
     memcpy(&bits, &v, sizeof bits);
     int bq = (int)(bits >> 52) & 0x7ff;
@@ -885,13 +929,26 @@ size_t dtoa_shortest(double v, char *out) {
     if (bq != 0) {
         int mq = 1075 - bq; /* -q */
         uint64_t c = C_MIN | t;
+        double av;
+        uint64_t abits = bits & ~((uint64_t)1 << 63);
+        memcpy(&av, &abits, sizeof av);
         /* Integers below 2^53 are their own shortest form. */
         if (0 < mq && mq < 53 && (c & (((uint64_t)1 << mq) - 1)) == 0)
             f = c >> mq;
+        else if (fast && short_decimal(av, &f))
+            e = -SHORT_DECIMALS;
         else
             f = to_decimal(-mq, c, &e);
     } else {
         f = to_decimal(Q_MIN, t, &e);
     }
     return format(out, (int)(bits >> 63), f, e);
+}
+
+size_t dtoa_shortest(double v, char *out) {
+    return shortest(v, out, 1);
+}
+
+size_t dtoa_shortest_general(double v, char *out) {
+    return shortest(v, out, 0);
 }
