@@ -776,14 +776,17 @@ static int ndigits(uint64_t f) {
 }
 
 /* Writes f * 10^e (0 < f < 10^17) at |out| in Number::toString's
- * notation, NUL-terminated; returns the length. The pieces are assembled
- * in |b| with fixed-size copies (variable ones cost a libc call each), so
- * bytes past the digits are copied too and overwritten or ignored, and
- * copied out whole: |out| has DTOA_BUFSIZE bytes. (f < 10^17 because
- * v * 10^-k < c * 10 < 2^53 * 10.) */
+ * notation, NUL-terminated; returns the length. The pieces are written
+ * with fixed-size copies (variable ones cost a libc call each), so bytes
+ * past the digits are written too and overwritten or ignored: |out| has
+ * DTOA_BUFSIZE bytes, and no store reaches past 40. (They were assembled
+ * in a local buffer and copied out whole; reading back bytes just
+ * written by smaller stores stalls the CPU, which cannot forward them,
+ * and made this 7% slower.) (f < 10^17 because v * 10^-k < c * 10 <
+ * 2^53 * 10.) */
 static size_t format(char *out, int neg, uint64_t f, int e) {
-    char d[48], b[80];
-    char *dig;
+    char d[48];
+    char *dig, *b = out;
     int len = ndigits(f);
     if (f < 100000000) {
         put8(d, (uint32_t)f);
@@ -862,7 +865,6 @@ static size_t format(char *out, int neg, uint64_t f, int e) {
         }
     }
     *p = '\0';
-    memcpy(out, b, DTOA_BUFSIZE);
     return (size_t)(p - b);
 }
 

@@ -13,9 +13,11 @@
 
 #include <stddef.h>
 
-/* Room dtoa_shortest needs at |out| (the longest result is 25 bytes, e.g.
- * "-0.0000012345678901234567", plus the NUL). */
-enum { DTOA_BUFSIZE = 32 };
+/* Room dtoa_shortest needs at |out|: the longest result is 25 bytes, e.g.
+ * "-0.0000012345678901234567", plus the NUL, but the digits are written by
+ * fixed-size stores that may reach up to 40 bytes in; what follows the
+ * NUL is unspecified. */
+enum { DTOA_BUFSIZE = 48 };
 
 /* Writes to |out| the shortest decimal that strtod reads back as exactly
  * |v| (of two equally short ones, the nearer to |v|; of two equally near,
