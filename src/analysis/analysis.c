@@ -1031,12 +1031,19 @@ typedef struct anomaly {
     double z;
 } anomaly;
 
+/* A distinct string (kind, severity, author) and how often it occurs. */
+typedef struct tally {
+    const char *s;
+    size_t n;
+} tally;
+
 /* Scratch memory, one allocation per call, sized for the largest user. */
 typedef struct scratch {
     double *vals;       /* a metric's values, for the percentiles */
     anomaly *anomalies; /* a metric's candidates */
     const an_series **order;
-    const char **strs;  /* kinds, severities or authors, to sort */
+    const char **strs;  /* kinds, severities or authors, to count */
+    tally *tallies;     /* their counts, one per distinct string */
     member *cur, *prev; /* attributes of two adjacent revisions */
 } scratch;
 
@@ -1256,18 +1263,69 @@ static void write_metrics(jw *w, const an_input *in, scratch *sc) {
     jw_close(w, '}');
 }
 
-/* An object of counts keyed by |strs| (sorted here), e.g. "by_kind". */
-static void m_counts(jw *w, const char *key, size_t klen, const char **strs,
-                     size_t n) {
+/* Beyond this many distinct strings, tally_strings sorts instead. */
+enum { TALLY_LINEAR_MAX = 32 };
+
+/* Groups the |n| strings of |strs| by content into |t| (room for n), in
+ * strcmp order; returns the number of groups. There are usually a handful
+ * of kinds, severities or authors among hundreds of strings, and the
+ * store hands repeated strings out as one pointer: so each is looked up
+ * in the groups so far, by pointer and only then by content, and the few
+ * groups are sorted at the end - a fraction of the cost of sorting all
+ * the strings by strcmp. Past TALLY_LINEAR_MAX groups the lookups would
+ * grow quadratic: then the strings are sorted (|strs| is reordered) and
+ * counted in runs. */
+static size_t tally_strings(const char **strs, size_t n, tally *t) {
+    size_t nt = 0, last = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *s = strs[i];
+        size_t j = last;
+        if (nt == 0 || t[j].s != s) {
+            for (j = 0; j < nt && t[j].s != s; j++)
+                ;
+            for (size_t k = 0; j == nt && k < nt; k++)
+                if (strcmp(t[k].s, s) == 0)
+                    j = k;
+            if (j == nt) {
+                if (nt == TALLY_LINEAR_MAX)
+                    goto sort;
+                t[nt].s = s;
+                t[nt++].n = 0;
+            }
+        }
+        t[j].n++;
+        last = j;
+    }
+    for (size_t i = 1; i < nt; i++) {
+        tally x = t[i];
+        size_t j = i;
+        for (; j > 0 && strcmp(t[j - 1].s, x.s) > 0; j--)
+            t[j] = t[j - 1];
+        t[j] = x;
+    }
+    return nt;
+sort:
     qsort(strs, n, sizeof *strs, str_cmp);
-    m_open(w, key, klen, '{');
+    nt = 0;
     for (size_t i = 0, j; i < n; i = j) {
         for (j = i + 1; j < n && strcmp(strs[j], strs[i]) == 0; j++)
             ;
-        jw_key_str(w, strs[i]);
+        t[nt].s = strs[i];
+        t[nt++].n = j - i;
+    }
+    return nt;
+}
+
+/* An object of counts keyed by |strs|, e.g. "by_kind". */
+static void m_counts(jw *w, const char *key, size_t klen, const char **strs,
+                     size_t n, tally *t) {
+    size_t nt = tally_strings(strs, n, t);
+    m_open(w, key, klen, '{');
+    for (size_t i = 0; i < nt; i++) {
+        jw_key_str(w, t[i].s);
         char *p = jw_room(w, MEMBER_ROOM);
         if (p)
-            jw_end(w, put_u64(p, j - i));
+            jw_end(w, put_u64(p, t[i].n));
     }
     jw_close(w, '}');
 }
@@ -1292,10 +1350,10 @@ static void write_events(jw *w, const an_input *in, scratch *sc) {
     m_u64(w, KEY("count"), hi - lo);
     for (size_t i = lo; i < hi; i++)
         sc->strs[i - lo] = e[i].kind;
-    m_counts(w, KEY("by_kind"), sc->strs, hi - lo);
+    m_counts(w, KEY("by_kind"), sc->strs, hi - lo, sc->tallies);
     for (size_t i = lo; i < hi; i++)
         sc->strs[i - lo] = e[i].severity;
-    m_counts(w, KEY("by_severity"), sc->strs, hi - lo);
+    m_counts(w, KEY("by_severity"), sc->strs, hi - lo, sc->tallies);
     m_open(w, KEY("recent"), '[');
     size_t stop = hi - lo > RECENT_EVENTS ? hi - RECENT_EVENTS : lo;
     for (size_t i = hi; i-- > stop;) {
@@ -1325,15 +1383,13 @@ static void write_revisions(jw *w, const an_input *in, scratch *sc) {
     }
     m_open(w, KEY("revisions"), '{');
     m_u64(w, KEY("count_in_window"), nwin);
-    qsort(sc->strs, nwin, sizeof *sc->strs, str_cmp);
+    size_t nauthors = tally_strings(sc->strs, nwin, sc->tallies);
     m_open(w, KEY("authors_in_window"), '[');
-    for (size_t i = 0, j; i < nwin; i = j) {
-        for (j = i + 1; j < nwin && strcmp(sc->strs[j], sc->strs[i]) == 0; j++)
-            ;
+    for (size_t i = 0; i < nauthors; i++) {
         jw_elem(w);
         jw_open(w, '{');
-        m_str(w, KEY("author"), sc->strs[i], 0);
-        m_u64(w, KEY("count"), j - i);
+        m_str(w, KEY("author"), sc->tallies[i].s, 0);
+        m_u64(w, KEY("count"), sc->tallies[i].n);
         jw_close(w, '}');
     }
     jw_close(w, ']');
@@ -1421,6 +1477,7 @@ int analysis_write(const an_input *in, int pretty, buf *out) {
         add_array(&total, max_obs, sizeof(anomaly)) ||
         add_array(&total, in->nseries, sizeof(an_series *)) ||
         add_array(&total, nstrs, sizeof(char *)) ||
+        add_array(&total, nstrs, sizeof(tally)) ||
         add_array(&total, 2 * nmembers, sizeof(member))) {
         rc = -ENOMEM;
         goto out;
@@ -1433,7 +1490,8 @@ int analysis_write(const an_input *in, int pretty, buf *out) {
     sc.anomalies = (anomaly *)(sc.vals + max_obs);
     sc.order = (const an_series **)(sc.anomalies + max_obs);
     sc.strs = (const char **)(sc.order + in->nseries);
-    sc.cur = (member *)(sc.strs + nstrs);
+    sc.tallies = (tally *)(sc.strs + nstrs);
+    sc.cur = (member *)(sc.tallies + nstrs);
     sc.prev = sc.cur + nmembers;
 
     jw_open(&w, '{');
