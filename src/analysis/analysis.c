@@ -983,6 +983,16 @@ typedef struct summary {
     double min, max, mean_s, var_s;
 } summary;
 
+/* The population variance from the sum of |n| deviations from the mean
+ * and the sum of their squares: the corrected two-pass formula, whose
+ * second term cancels the error in the mean. */
+static double variance(double d1, double d2, size_t n) {
+    if (n < 2)
+        return 0;
+    double var = (d2 - d1 * d1 / (double)n) / (double)n;
+    return var > 0 ? var : 0;
+}
+
 /* Mean by compensated sum; variance by the corrected two-pass formula
  * (sum of squared deviations minus the square of their sum over n, which
  * cancels the error in the mean), never by the cancelling sum of squares. */
@@ -1009,8 +1019,7 @@ static void summarize(const an_obs *o, size_t n, double scale, int want_var,
         d1 += d;
         d2 += d * d;
     }
-    double var = (d2 - d1 * d1 / (double)n) / (double)n;
-    s->var_s = var > 0 ? var : 0;
+    s->var_s = variance(d1, d2, n);
 }
 
 /* A power of two that brings values with magnitudes up to |m| near 1,
@@ -1040,6 +1049,7 @@ typedef struct tally {
 /* Scratch memory, one allocation per call, sized for the largest user. */
 typedef struct scratch {
     double *vals;       /* a metric's values, for the percentiles */
+    double *days;       /* a metric's times, in days from its first */
     anomaly *anomalies; /* a metric's candidates */
     const an_series **order;
     const char **strs;  /* kinds, severities or authors, to count */
@@ -1112,33 +1122,54 @@ static int anomaly_strength_cmp(const void *a, const void *b) {
  * the window. */
 static void write_metric(jw *w, const char *name, const an_obs *o, size_t n,
                          int64_t to, scratch *sc) {
+    /* Two passes over the readings for the whole window's statistics
+     * (each accumulator sees the same operations in the same order as
+     * one pass per statistic would, so the results are the same bits).
+     * The first: extremes, the sum, the times in days - the trend's
+     * abscissae, counted from the first reading so that they stay small
+     * and keep their precision - and a copy of the values to select the
+     * percentiles from. The values are summed unscaled: scale_for gives
+     * 1 but for extreme magnitudes, which are summed again once known. */
     summary all;
-    double min = o[0].value, max = o[0].value;
-    for (size_t i = 1; i < n; i++) {
-        min = o[i].value < min ? o[i].value : min;
-        max = o[i].value > max ? o[i].value : max;
+    ksum sum = {0, 0}, tsum = {0, 0};
+    double min = o[0].value, max = o[0].value, *days = sc->days;
+    for (size_t i = 0; i < n; i++) {
+        double x = o[i].value;
+        min = x < min ? x : min;
+        max = x > max ? x : max;
+        ksum_add(&sum, x);
+        days[i] = (double)(o[i].ts - o[0].ts) / (double)US_PER_DAY;
+        ksum_add(&tsum, days[i]);
+        sc->vals[i] = x;
     }
     int k = scale_for(fmax(fabs(min), fabs(max)));
     double scale = ldexp(1, k), unscale = ldexp(1, -k);
-    summarize(o, n, scale, 1, &all);
+    if (k != 0) {
+        sum = (ksum){0, 0};
+        for (size_t i = 0; i < n; i++)
+            ksum_add(&sum, o[i].value * scale);
+    }
+    all.n = n;
+    all.min = min;
+    all.max = max;
+    all.mean_s = ksum_get(&sum) / (double)n;
 
-    /* Least-squares slope against time in days, counted from the first
-     * reading so that the times stay small and keep their precision. */
-    ksum tsum = {0, 0};
-    for (size_t i = 0; i < n; i++)
-        ksum_add(&tsum, (double)(o[i].ts - o[0].ts) / (double)US_PER_DAY);
-    double tmean = ksum_get(&tsum) / (double)n, sxy = 0, sxx = 0;
+    /* The second: deviations from the means, for the variance and the
+     * least-squares slope of value against time. */
+    double tmean = ksum_get(&tsum) / (double)n, d1 = 0, d2 = 0, sxy = 0,
+           sxx = 0;
     for (size_t i = 0; i < n; i++) {
-        double dt = (double)(o[i].ts - o[0].ts) / (double)US_PER_DAY - tmean;
-        sxy += dt * (o[i].value * scale - all.mean_s);
+        double d = o[i].value * scale - all.mean_s, dt = days[i] - tmean;
+        d1 += d;
+        d2 += d * d;
+        sxy += dt * d;
         sxx += dt * dt;
     }
+    all.var_s = variance(d1, d2, n);
     double trend = n >= 2 && sxx > 0 ? sxy / sxx * unscale : 0;
 
     /* Nearest rank: the ceil(q n)-th smallest, found by selection (each
      * in the part of the array above the previous one). */
-    for (size_t i = 0; i < n; i++)
-        sc->vals[i] = o[i].value;
     size_t r50 = (50 * n + 99) / 100 - 1, r90 = (90 * n + 99) / 100 - 1,
            r99 = (99 * n + 99) / 100 - 1;
     const size_t ranks[3] = {r50, r90, r99};
@@ -1171,9 +1202,15 @@ static void write_metric(jw *w, const char *name, const an_obs *o, size_t n,
         summarize(o + i, j - i, scale, 1, &s);
         write_bucket(w, 0, day, &s, unscale);
         if (s.var_s > 0) {
-            double sd = sqrt(s.var_s);
+            /* z = dev / sd rounds above 3 only if dev / sd >= 3 exactly
+             * (3 is a double), so a reading within 2.99 sd cannot
+             * qualify: most are passed over without a division. */
+            double sd = sqrt(s.var_s), near = 2.99 * sd;
             for (size_t m = i; m < j; m++) {
-                double z = (o[m].value * scale - s.mean_s) / sd;
+                double dev = o[m].value * scale - s.mean_s;
+                if (!(fabs(dev) > near))
+                    continue;
+                double z = dev / sd;
                 if (fabs(z) > 3) {
                     sc->anomalies[na].i = m;
                     sc->anomalies[na++].z = z;
@@ -1474,6 +1511,7 @@ int analysis_write(const an_input *in, int pretty, buf *out) {
     size_t nmembers = members_max(max_attr), total = 0;
     /* Every array is a multiple of 8 bytes, so each stays aligned. */
     if (add_array(&total, max_obs, sizeof(double)) ||
+        add_array(&total, max_obs, sizeof(double)) ||
         add_array(&total, max_obs, sizeof(anomaly)) ||
         add_array(&total, in->nseries, sizeof(an_series *)) ||
         add_array(&total, nstrs, sizeof(char *)) ||
@@ -1487,7 +1525,8 @@ int analysis_write(const an_input *in, int pretty, buf *out) {
         goto out;
     }
     sc.vals = (double *)mem;
-    sc.anomalies = (anomaly *)(sc.vals + max_obs);
+    sc.days = sc.vals + max_obs;
+    sc.anomalies = (anomaly *)(sc.days + max_obs);
     sc.order = (const an_series **)(sc.anomalies + max_obs);
     sc.strs = (const char **)(sc.order + in->nseries);
     sc.tallies = (tally *)(sc.strs + nstrs);
