@@ -40,17 +40,7 @@ for tool in curl cmp ss; do
 done
 
 bench_setup_tmpdir
-if [[ -n $DB ]]; then
-    cp "$DB" "$BENCH_TMP/seed.db" || bench_die "cannot copy $DB"
-else
-    bench_log "seeding $OBJECTS objects with $A"
-    timeout -k 10 900 "$A" seed --db "sqlite:$BENCH_TMP/seed.db" --objects "$OBJECTS" \
-        --days 30 --interval 30m --seed 1 --end 2026-01-01T00:00:00Z \
-        >"$BENCH_TMP/seed.log" 2>&1 </dev/null || {
-        tail -n 5 "$BENCH_TMP/seed.log" >&2
-        bench_die "objectd seed failed"
-    }
-fi
+bench_standard_db "$A" "$OBJECTS" "$DB" "$BENCH_TMP/seed.db"
 
 # Windows within, across and beyond the seeded month; pretty and compact.
 VARIANTS=(

@@ -41,17 +41,7 @@ done
 [[ -x $H2LOAD ]] || bench_die "h2load not found at $H2LOAD"
 
 bench_setup_tmpdir
-if [[ -n $DB ]]; then
-    cp "$DB" "$BENCH_TMP/seed.db" || bench_die "cannot copy $DB"
-else
-    bench_log "seeding $OBJECTS objects with ${BIN[a]}"
-    timeout -k 10 900 "${BIN[a]}" seed --db "sqlite:$BENCH_TMP/seed.db" --objects "$OBJECTS" \
-        --days 30 --interval 30m --seed 1 --end 2026-01-01T00:00:00Z \
-        >"$BENCH_TMP/seed.log" 2>&1 </dev/null || {
-        tail -n 5 "$BENCH_TMP/seed.log" >&2
-        bench_die "objectd seed failed"
-    }
-fi
+bench_standard_db "${BIN[a]}" "$OBJECTS" "$DB" "$BENCH_TMP/seed.db"
 
 declare -A PORT
 for k in a b; do
