@@ -142,24 +142,10 @@ static inline char *put_key(jw *w, char *p, const char *key, size_t klen) {
     return p;
 }
 
+/* Integers: dtoa_uint's digits, stored without being read back (the
+ * callers reserve MEMBER_ROOM, more than its DTOA_BUFSIZE). */
 static char *put_u64(char *p, uint64_t v) {
-    char t[40];
-    char *q = t + 20;
-    while (v >= 100) {
-        q -= 2;
-        memcpy(q, pairs + 2 * (v % 100), 2);
-        v /= 100;
-    }
-    if (v >= 10) {
-        q -= 2;
-        memcpy(q, pairs + 2 * v, 2);
-    } else {
-        *--q = (char)('0' + v);
-    }
-    /* A fixed-size copy (the caller has room) is cheaper than an exact
-     * one. */
-    memcpy(p, q, 20);
-    return p + (t + 20 - q);
+    return p + dtoa_uint(v, p);
 }
 
 static char *put_i64(char *p, int64_t v) {
