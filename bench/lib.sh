@@ -22,6 +22,7 @@
 #   bench_sys_busy_ticks                    busy ticks of the whole machine
 #   bench_reaped_children_ticks             CPU of reaped children (the client)
 #   bench_idle_check SECS                   warn if the machine is already busy
+#   bench_standard_db OBJECTD OBJECTS SRC OUT   standard-workload SQLite file at OUT
 #   bench_median N...                       median of numbers
 #   bench_h2load_run OUTFILE ARGS...        h2load with a bounded run time
 #   bench_h2load_parse OUTFILE              "rps requests" or fails loudly
@@ -429,6 +430,24 @@ bench_cpu_ticks_tree() {
         total=$((total + f[11] + f[12]))
     done
     echo "$total"
+}
+
+# bench_standard_db OBJECTD OBJECTS SRC OUT: the standard workload of
+# OBJECTS objects (SPEC.md section 4, seed 1, ending 2026-01-01) as a SQLite
+# file at OUT: a copy of SRC if given, else seeded by OBJECTD (bounded).
+bench_standard_db() {
+    local bin=$1 objects=$2 src=$3 out=$4
+    if [[ -n $src ]]; then
+        cp "$src" "$out" || bench_die "cannot copy $src"
+        return
+    fi
+    bench_log "seeding $objects objects with $bin"
+    timeout -k 10 900 "$bin" seed --db "sqlite:$out" --objects "$objects" \
+        --days 30 --interval 30m --seed 1 --end 2026-01-01T00:00:00Z \
+        >"$out.seed.log" 2>&1 </dev/null || {
+        tail -n 5 "$out.seed.log" >&2
+        bench_die "objectd seed failed"
+    }
 }
 
 # bench_idle_check SECS: warn when the machine is already busy (other jobs

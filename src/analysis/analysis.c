@@ -19,6 +19,7 @@
 
 #include "dtoa.h"
 #include "json.h"
+#include "select.h"
 
 /* Results must not depend on the compiler: the seeded workload must give
  * the same analysis everywhere, and docs/analysis-example.json is compared
@@ -141,24 +142,10 @@ static inline char *put_key(jw *w, char *p, const char *key, size_t klen) {
     return p;
 }
 
+/* Integers: dtoa_uint's digits, stored without being read back (the
+ * callers reserve MEMBER_ROOM, more than its DTOA_BUFSIZE). */
 static char *put_u64(char *p, uint64_t v) {
-    char t[40];
-    char *q = t + 20;
-    while (v >= 100) {
-        q -= 2;
-        memcpy(q, pairs + 2 * (v % 100), 2);
-        v /= 100;
-    }
-    if (v >= 10) {
-        q -= 2;
-        memcpy(q, pairs + 2 * v, 2);
-    } else {
-        *--q = (char)('0' + v);
-    }
-    /* A fixed-size copy (the caller has room) is cheaper than an exact
-     * one. */
-    memcpy(p, q, 20);
-    return p + (t + 20 - q);
+    return p + dtoa_uint(v, p);
 }
 
 static char *put_i64(char *p, int64_t v) {
@@ -982,6 +969,16 @@ typedef struct summary {
     double min, max, mean_s, var_s;
 } summary;
 
+/* The population variance from the sum of |n| deviations from the mean
+ * and the sum of their squares: the corrected two-pass formula, whose
+ * second term cancels the error in the mean. */
+static double variance(double d1, double d2, size_t n) {
+    if (n < 2)
+        return 0;
+    double var = (d2 - d1 * d1 / (double)n) / (double)n;
+    return var > 0 ? var : 0;
+}
+
 /* Mean by compensated sum; variance by the corrected two-pass formula
  * (sum of squared deviations minus the square of their sum over n, which
  * cancels the error in the mean), never by the cancelling sum of squares. */
@@ -1008,8 +1005,7 @@ static void summarize(const an_obs *o, size_t n, double scale, int want_var,
         d1 += d;
         d2 += d * d;
     }
-    double var = (d2 - d1 * d1 / (double)n) / (double)n;
-    s->var_s = var > 0 ? var : 0;
+    s->var_s = variance(d1, d2, n);
 }
 
 /* A power of two that brings values with magnitudes up to |m| near 1,
@@ -1023,76 +1019,6 @@ static int scale_for(double m) {
     return k < -1000 ? -1000 : k > 1000 ? 1000 : k;
 }
 
-static void swap_d(double *a, double *b) {
-    double t = *a;
-    *a = *b;
-    *b = t;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Moves the k-th smallest of a[0..n) (k from 0) to a[k], smaller ones
- * before it and larger ones after: quickselect with a median-of-three
- * pivot, linear on average; after 2 log2(n) rounds without finishing (an
- * adversarial input) it sorts what is left, so never worse than
- * n log n. */
-static void insertion_sort(double *a, ptrdiff_t n) {
-    for (ptrdiff_t i = 1; i < n; i++) {
-        double x = a[i];
-        ptrdiff_t j = i;
-        for (; j > 0 && a[j - 1] > x; j--)
-            a[j] = a[j - 1];
-        a[j] = x;
-    }
-}
-
-static void select_kth(double *a, ptrdiff_t n, ptrdiff_t k) {
-    ptrdiff_t lo = 0, hi = n - 1;
-    int rounds = 0;
-    for (ptrdiff_t m = n; m > 1; m >>= 1)
-        rounds += 2;
-    while (hi > lo) {
-        /* Short ranges by insertion (no comparator calls); a range that
-         * will not shrink, by qsort. */
-        if (hi - lo < 24) {
-            insertion_sort(a + lo, hi - lo + 1);
-            return;
-        }
-        if (rounds-- == 0) {
-            qsort(a + lo, (size_t)(hi - lo + 1), sizeof *a, cmp_double);
-            return;
-        }
-        ptrdiff_t mid = lo + (hi - lo) / 2;
-        if (a[mid] < a[lo])
-            swap_d(&a[mid], &a[lo]);
-        if (a[hi] < a[lo])
-            swap_d(&a[hi], &a[lo]);
-        if (a[hi] < a[mid])
-            swap_d(&a[hi], &a[mid]);
-        double pivot = a[mid];
-        ptrdiff_t i = lo, j = hi;
-        while (i <= j) {
-            while (a[i] < pivot)
-                i++;
-            while (a[j] > pivot)
-                j--;
-            if (i <= j)
-                swap_d(&a[i++], &a[j--]);
-        }
-        /* Now a[lo..j] <= pivot <= a[i..hi], and anything between equals
-         * the pivot. */
-        if (k <= j)
-            hi = j;
-        else if (k >= i)
-            lo = i;
-        else
-            return;
-    }
-}
-
 /* ---- The analysis ---- */
 
 typedef struct anomaly {
@@ -1100,12 +1026,20 @@ typedef struct anomaly {
     double z;
 } anomaly;
 
+/* A distinct string (kind, severity, author) and how often it occurs. */
+typedef struct tally {
+    const char *s;
+    size_t n;
+} tally;
+
 /* Scratch memory, one allocation per call, sized for the largest user. */
 typedef struct scratch {
     double *vals;       /* a metric's values, for the percentiles */
+    double *days;       /* a metric's times, in days from its first */
     anomaly *anomalies; /* a metric's candidates */
     const an_series **order;
-    const char **strs;  /* kinds, severities or authors, to sort */
+    const char **strs;  /* kinds, severities or authors, to count */
+    tally *tallies;     /* their counts, one per distinct string */
     member *cur, *prev; /* attributes of two adjacent revisions */
 } scratch;
 
@@ -1174,38 +1108,58 @@ static int anomaly_strength_cmp(const void *a, const void *b) {
  * the window. */
 static void write_metric(jw *w, const char *name, const an_obs *o, size_t n,
                          int64_t to, scratch *sc) {
+    /* Two passes over the readings for the whole window's statistics
+     * (each accumulator sees the same operations in the same order as
+     * one pass per statistic would, so the results are the same bits).
+     * The first: extremes, the sum, the times in days - the trend's
+     * abscissae, counted from the first reading so that they stay small
+     * and keep their precision - and a copy of the values to select the
+     * percentiles from. The values are summed unscaled: scale_for gives
+     * 1 but for extreme magnitudes, which are summed again once known. */
     summary all;
-    double min = o[0].value, max = o[0].value;
-    for (size_t i = 1; i < n; i++) {
-        min = o[i].value < min ? o[i].value : min;
-        max = o[i].value > max ? o[i].value : max;
+    ksum sum = {0, 0}, tsum = {0, 0};
+    double min = o[0].value, max = o[0].value, *days = sc->days;
+    for (size_t i = 0; i < n; i++) {
+        double x = o[i].value;
+        min = x < min ? x : min;
+        max = x > max ? x : max;
+        ksum_add(&sum, x);
+        days[i] = (double)(o[i].ts - o[0].ts) / (double)US_PER_DAY;
+        ksum_add(&tsum, days[i]);
+        sc->vals[i] = x;
     }
     int k = scale_for(fmax(fabs(min), fabs(max)));
     double scale = ldexp(1, k), unscale = ldexp(1, -k);
-    summarize(o, n, scale, 1, &all);
+    if (k != 0) {
+        sum = (ksum){0, 0};
+        for (size_t i = 0; i < n; i++)
+            ksum_add(&sum, o[i].value * scale);
+    }
+    all.n = n;
+    all.min = min;
+    all.max = max;
+    all.mean_s = ksum_get(&sum) / (double)n;
 
-    /* Least-squares slope against time in days, counted from the first
-     * reading so that the times stay small and keep their precision. */
-    ksum tsum = {0, 0};
-    for (size_t i = 0; i < n; i++)
-        ksum_add(&tsum, (double)(o[i].ts - o[0].ts) / (double)US_PER_DAY);
-    double tmean = ksum_get(&tsum) / (double)n, sxy = 0, sxx = 0;
+    /* The second: deviations from the means, for the variance and the
+     * least-squares slope of value against time. */
+    double tmean = ksum_get(&tsum) / (double)n, d1 = 0, d2 = 0, sxy = 0,
+           sxx = 0;
     for (size_t i = 0; i < n; i++) {
-        double dt = (double)(o[i].ts - o[0].ts) / (double)US_PER_DAY - tmean;
-        sxy += dt * (o[i].value * scale - all.mean_s);
+        double d = o[i].value * scale - all.mean_s, dt = days[i] - tmean;
+        d1 += d;
+        d2 += d * d;
+        sxy += dt * d;
         sxx += dt * dt;
     }
+    all.var_s = variance(d1, d2, n);
     double trend = n >= 2 && sxx > 0 ? sxy / sxx * unscale : 0;
 
-    /* Nearest rank: the ceil(q n)-th smallest, found by selection in the
-     * part of the array above the previous one. */
-    for (size_t i = 0; i < n; i++)
-        sc->vals[i] = o[i].value;
+    /* Nearest rank: the ceil(q n)-th smallest, found by selection (each
+     * in the part of the array above the previous one). */
     size_t r50 = (50 * n + 99) / 100 - 1, r90 = (90 * n + 99) / 100 - 1,
            r99 = (99 * n + 99) / 100 - 1;
-    select_kth(sc->vals, (ptrdiff_t)n, (ptrdiff_t)r50);
-    select_kth(sc->vals + r50, (ptrdiff_t)(n - r50), (ptrdiff_t)(r90 - r50));
-    select_kth(sc->vals + r90, (ptrdiff_t)(n - r90), (ptrdiff_t)(r99 - r90));
+    const size_t ranks[3] = {r50, r90, r99};
+    select_ranks(sc->vals, n, ranks, 3);
 
     jw_key_str(w, name);
     jw_open(w, '{');
@@ -1234,9 +1188,15 @@ static void write_metric(jw *w, const char *name, const an_obs *o, size_t n,
         summarize(o + i, j - i, scale, 1, &s);
         write_bucket(w, 0, day, &s, unscale);
         if (s.var_s > 0) {
-            double sd = sqrt(s.var_s);
+            /* z = dev / sd rounds above 3 only if dev / sd >= 3 exactly
+             * (3 is a double), so a reading within 2.99 sd cannot
+             * qualify: most are passed over without a division. */
+            double sd = sqrt(s.var_s), near = 2.99 * sd;
             for (size_t m = i; m < j; m++) {
-                double z = (o[m].value * scale - s.mean_s) / sd;
+                double dev = o[m].value * scale - s.mean_s;
+                if (!(fabs(dev) > near))
+                    continue;
+                double z = dev / sd;
                 if (fabs(z) > 3) {
                     sc->anomalies[na].i = m;
                     sc->anomalies[na++].z = z;
@@ -1326,18 +1286,69 @@ static void write_metrics(jw *w, const an_input *in, scratch *sc) {
     jw_close(w, '}');
 }
 
-/* An object of counts keyed by |strs| (sorted here), e.g. "by_kind". */
-static void m_counts(jw *w, const char *key, size_t klen, const char **strs,
-                     size_t n) {
+/* Beyond this many distinct strings, tally_strings sorts instead. */
+enum { TALLY_LINEAR_MAX = 32 };
+
+/* Groups the |n| strings of |strs| by content into |t| (room for n), in
+ * strcmp order; returns the number of groups. There are usually a handful
+ * of kinds, severities or authors among hundreds of strings, and the
+ * store hands repeated strings out as one pointer: so each is looked up
+ * in the groups so far, by pointer and only then by content, and the few
+ * groups are sorted at the end - a fraction of the cost of sorting all
+ * the strings by strcmp. Past TALLY_LINEAR_MAX groups the lookups would
+ * grow quadratic: then the strings are sorted (|strs| is reordered) and
+ * counted in runs. */
+static size_t tally_strings(const char **strs, size_t n, tally *t) {
+    size_t nt = 0, last = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *s = strs[i];
+        size_t j = last;
+        if (nt == 0 || t[j].s != s) {
+            for (j = 0; j < nt && t[j].s != s; j++)
+                ;
+            for (size_t k = 0; j == nt && k < nt; k++)
+                if (strcmp(t[k].s, s) == 0)
+                    j = k;
+            if (j == nt) {
+                if (nt == TALLY_LINEAR_MAX)
+                    goto sort;
+                t[nt].s = s;
+                t[nt++].n = 0;
+            }
+        }
+        t[j].n++;
+        last = j;
+    }
+    for (size_t i = 1; i < nt; i++) {
+        tally x = t[i];
+        size_t j = i;
+        for (; j > 0 && strcmp(t[j - 1].s, x.s) > 0; j--)
+            t[j] = t[j - 1];
+        t[j] = x;
+    }
+    return nt;
+sort:
     qsort(strs, n, sizeof *strs, str_cmp);
-    m_open(w, key, klen, '{');
+    nt = 0;
     for (size_t i = 0, j; i < n; i = j) {
         for (j = i + 1; j < n && strcmp(strs[j], strs[i]) == 0; j++)
             ;
-        jw_key_str(w, strs[i]);
+        t[nt].s = strs[i];
+        t[nt++].n = j - i;
+    }
+    return nt;
+}
+
+/* An object of counts keyed by |strs|, e.g. "by_kind". */
+static void m_counts(jw *w, const char *key, size_t klen, const char **strs,
+                     size_t n, tally *t) {
+    size_t nt = tally_strings(strs, n, t);
+    m_open(w, key, klen, '{');
+    for (size_t i = 0; i < nt; i++) {
+        jw_key_str(w, t[i].s);
         char *p = jw_room(w, MEMBER_ROOM);
         if (p)
-            jw_end(w, put_u64(p, j - i));
+            jw_end(w, put_u64(p, t[i].n));
     }
     jw_close(w, '}');
 }
@@ -1362,10 +1373,10 @@ static void write_events(jw *w, const an_input *in, scratch *sc) {
     m_u64(w, KEY("count"), hi - lo);
     for (size_t i = lo; i < hi; i++)
         sc->strs[i - lo] = e[i].kind;
-    m_counts(w, KEY("by_kind"), sc->strs, hi - lo);
+    m_counts(w, KEY("by_kind"), sc->strs, hi - lo, sc->tallies);
     for (size_t i = lo; i < hi; i++)
         sc->strs[i - lo] = e[i].severity;
-    m_counts(w, KEY("by_severity"), sc->strs, hi - lo);
+    m_counts(w, KEY("by_severity"), sc->strs, hi - lo, sc->tallies);
     m_open(w, KEY("recent"), '[');
     size_t stop = hi - lo > RECENT_EVENTS ? hi - RECENT_EVENTS : lo;
     for (size_t i = hi; i-- > stop;) {
@@ -1395,15 +1406,13 @@ static void write_revisions(jw *w, const an_input *in, scratch *sc) {
     }
     m_open(w, KEY("revisions"), '{');
     m_u64(w, KEY("count_in_window"), nwin);
-    qsort(sc->strs, nwin, sizeof *sc->strs, str_cmp);
+    size_t nauthors = tally_strings(sc->strs, nwin, sc->tallies);
     m_open(w, KEY("authors_in_window"), '[');
-    for (size_t i = 0, j; i < nwin; i = j) {
-        for (j = i + 1; j < nwin && strcmp(sc->strs[j], sc->strs[i]) == 0; j++)
-            ;
+    for (size_t i = 0; i < nauthors; i++) {
         jw_elem(w);
         jw_open(w, '{');
-        m_str(w, KEY("author"), sc->strs[i], 0);
-        m_u64(w, KEY("count"), j - i);
+        m_str(w, KEY("author"), sc->tallies[i].s, 0);
+        m_u64(w, KEY("count"), sc->tallies[i].n);
         jw_close(w, '}');
     }
     jw_close(w, ']');
@@ -1488,9 +1497,11 @@ int analysis_write(const an_input *in, int pretty, buf *out) {
     size_t nmembers = members_max(max_attr), total = 0;
     /* Every array is a multiple of 8 bytes, so each stays aligned. */
     if (add_array(&total, max_obs, sizeof(double)) ||
+        add_array(&total, max_obs, sizeof(double)) ||
         add_array(&total, max_obs, sizeof(anomaly)) ||
         add_array(&total, in->nseries, sizeof(an_series *)) ||
         add_array(&total, nstrs, sizeof(char *)) ||
+        add_array(&total, nstrs, sizeof(tally)) ||
         add_array(&total, 2 * nmembers, sizeof(member))) {
         rc = -ENOMEM;
         goto out;
@@ -1500,10 +1511,12 @@ int analysis_write(const an_input *in, int pretty, buf *out) {
         goto out;
     }
     sc.vals = (double *)mem;
-    sc.anomalies = (anomaly *)(sc.vals + max_obs);
+    sc.days = sc.vals + max_obs;
+    sc.anomalies = (anomaly *)(sc.days + max_obs);
     sc.order = (const an_series **)(sc.anomalies + max_obs);
     sc.strs = (const char **)(sc.order + in->nseries);
-    sc.cur = (member *)(sc.strs + nstrs);
+    sc.tallies = (tally *)(sc.strs + nstrs);
+    sc.cur = (member *)(sc.tallies + nstrs);
     sc.prev = sc.cur + nmembers;
 
     jw_open(&w, '{');

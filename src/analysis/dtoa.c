@@ -14,6 +14,7 @@
  * arithmetic, so there is no rounding-mode or x87 dependence. */
 #include "dtoa.h"
 
+#include <float.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -743,18 +744,23 @@ static const char pairs[200] = {"0001020304050607080910111213141516171819"
 
 /* Exactly 8 digits of |x| < 10^8, leading zeros included, computed in
  * parallel lanes of one 64-bit word (two lanes of 4 digits, four of 2,
- * eight of 1) rather than by eight divisions. The multiply-shift pairs
- * are exact quotients for the lane ranges: 10486 / 2^20 for /100 below
- * 10^4, 103 / 2^10 for /10 below 100. */
-static inline void put8(char *p, uint32_t x) {
+ * eight of 1) rather than by eight divisions; the first digit is the
+ * lowest byte. The multiply-shift pairs are exact quotients for the lane
+ * ranges: 10486 / 2^20 for /100 below 10^4, 103 / 2^10 for /10 below
+ * 100. */
+static inline uint64_t digits8(uint32_t x) {
     uint64_t z = (uint64_t)(x / 10000) | (uint64_t)(x % 10000) << 32;
     uint64_t q = ((z * 10486) >> 20) & 0x0000007F0000007F;
     z = q | (z - q * 100) << 16;
     q = ((z * 103) >> 10) & 0x000F000F000F000F;
     z = q | (z - q * 10) << 8;
-    z += 0x3030303030303030; /* '0' in every byte */
+    return z + 0x3030303030303030; /* '0' in every byte */
+}
+
+/* Stores the 8 bytes of |z|, the lowest first. */
+static inline void store8(char *p, uint64_t z) {
 #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    z = __builtin_bswap64(z); /* the lanes are laid out little endian */
+    z = __builtin_bswap64(z);
 #endif
     memcpy(p, &z, 8);
 }
@@ -774,25 +780,86 @@ static int ndigits(uint64_t f) {
     return t + (f >= p10[t]);
 }
 
-/* Writes f * 10^e (0 < f < 10^17) at |out| in Number::toString's
- * notation, NUL-terminated; returns the length. The pieces are assembled
- * in |b| with fixed-size copies (variable ones cost a libc call each), so
- * bytes past the digits are copied too and overwritten or ignored, and
- * copied out whole: |out| has DTOA_BUFSIZE bytes. (f < 10^17 because
- * v * 10^-k < c * 10 < 2^53 * 10.) */
-static size_t format(char *out, int neg, uint64_t f, int e) {
-    char d[48], b[80];
-    char *dig;
-    int len = ndigits(f);
-    if (f < 100000000) {
-        put8(d, (uint32_t)f);
-        dig = d + 8 - len;
+/* "e+x" or "e-x" at |p|; returns the end. */
+static char *put_exponent(char *p, int x) {
+    *p++ = 'e';
+    *p++ = x < 0 ? '-' : '+';
+    unsigned ax = (unsigned)(x < 0 ? -x : x);
+    if (ax >= 100) {
+        *p++ = (char)('0' + ax / 100);
+        memcpy(p, pairs + 2 * (ax % 100), 2);
+        p += 2;
+    } else if (ax >= 10) {
+        memcpy(p, pairs + 2 * ax, 2);
+        p += 2;
     } else {
-        d[0] = (char)('0' + f / 10000000000000000);
-        put8(d + 1, (uint32_t)(f / 100000000 % 100000000));
-        put8(d + 9, (uint32_t)(f % 100000000));
-        dig = d + 17 - len;
+        *p++ = (char)('0' + ax);
     }
+    return p;
+}
+
+/* format for f < 10^8 - readings and most short statistics - with the
+ * digits kept in one register: the general format below reads them back
+ * from a buffer at an offset that straddles the stores that wrote them,
+ * which the CPU cannot forward, and that stall was a quarter of the
+ * time of formatting a number. Here the digits only go out, by 8-byte
+ * stores whose excess later stores overwrite (or that lie past the end;
+ * at most 30 bytes in). */
+static size_t format8(char *out, int neg, uint32_t f, int e) {
+    int nd = ndigits(f), len = nd;
+    uint64_t z = digits8(f);
+    /* Trailing zeros: the zero bytes of z ^ "00000000" at its top (the
+     * last digit is the top byte); f > 0, so not all of them. */
+    int tz = __builtin_clzll(z ^ 0x3030303030303030) / 8;
+    len -= tz;
+    e += tz;
+    z >>= 8 * (8 - nd); /* drop the leading zeros */
+    int n = len + e;    /* as in format */
+    char *p = out;
+    *p = '-';
+    p += neg;
+    if (len <= n && n <= 21) {
+        store8(p, z);
+        memset(p + len, '0', 21);
+        p += n;
+    } else if (0 < n && n <= 21) {
+        store8(p, z);
+        p[n] = '.';
+        store8(p + n + 1, z >> 8 * n);
+        p += len + 1;
+    } else if (-6 < n && n <= 0) {
+        memcpy(p, "0.00000", 8);
+        store8(p + 2 - n, z);
+        p += 2 - n + len;
+    } else {
+        p[0] = (char)z;
+        p[1] = '.';
+        store8(p + 2, z >> 8);
+        p = put_exponent(p + len + (len > 1), n - 1);
+    }
+    *p = '\0';
+    return (size_t)(p - out);
+}
+
+/* Writes f * 10^e (0 < f < 10^17) at |out| in Number::toString's
+ * notation, NUL-terminated; returns the length. The pieces are written
+ * with fixed-size copies (variable ones cost a libc call each), so bytes
+ * past the digits are written too and overwritten or ignored: |out| has
+ * DTOA_BUFSIZE bytes, and no store reaches past 40. (They were assembled
+ * in a local buffer and copied out whole; reading back bytes just
+ * written by smaller stores stalls the CPU, which cannot forward them,
+ * and made this 7% slower.) (f < 10^17 because v * 10^-k < c * 10 <
+ * 2^53 * 10.) */
+static size_t format(char *out, int neg, uint64_t f, int e) {
+    if (f < 100000000)
+        return format8(out, neg, (uint32_t)f, e);
+    char d[48];
+    char *dig, *b = out;
+    int len = ndigits(f);
+    d[0] = (char)('0' + f / 10000000000000000);
+    store8(d + 1, digits8((uint32_t)(f / 100000000 % 100000000)));
+    store8(d + 9, digits8((uint32_t)(f % 100000000)));
+    dig = d + 17 - len;
     /* Trailing zeros (Schubfach's one-digit-shorter candidates have one,
      * and short decimals like 12.5 a dozen): eight digits at a time, the
      * zero digits being the zero bytes of w ^ "00000000". f > 0, so a
@@ -844,28 +911,60 @@ static size_t format(char *out, int neg, uint64_t f, int e) {
         p[0] = dig[0];
         p[1] = '.';
         memcpy(p + 2, dig + 1, 16);
-        p += len + (len > 1);
-        int x = n - 1;
-        *p++ = 'e';
-        *p++ = x < 0 ? '-' : '+';
-        unsigned ax = (unsigned)(x < 0 ? -x : x);
-        if (ax >= 100) {
-            *p++ = (char)('0' + ax / 100);
-            memcpy(p, pairs + 2 * (ax % 100), 2);
-            p += 2;
-        } else if (ax >= 10) {
-            memcpy(p, pairs + 2 * ax, 2);
-            p += 2;
-        } else {
-            *p++ = (char)('0' + ax);
-        }
+        p = put_exponent(p + len + (len > 1), n - 1);
     }
     *p = '\0';
-    memcpy(out, b, DTOA_BUFSIZE);
     return (size_t)(p - b);
 }
 
-size_t dtoa_shortest(double v, char *out) {
+#define E16 10000000000000000u /* 10^16 */
+
+/* The fast path for short decimals - readings such as 21.37, their
+ * hourly means such as 21.535: most numbers of an analysis. If some
+ * decimal with at most SHORT_DECIMALS fractional digits reads back as
+ * |av| (> 0), then n / 10^SHORT_DECIMALS does for the integer n nearest
+ * to av * 10^SHORT_DECIMALS, and it is the shortest decimal that does,
+ * so Schubfach would find the same one (format strips its trailing
+ * zeros). Why, for av * 10^SHORT_DECIMALS < 2^50:
+ *
+ *  - the rounding interval of av is at most an ulp of av wide, and
+ *    ulp(av) * 10^SHORT_DECIMALS <= 2 ulp(av * 10^SHORT_DECIMALS) <=
+ *    2^-2, so the interval scaled up holds at most one integer: the
+ *    candidate is unique, and a shorter decimal would be a multiple of a
+ *    larger power of ten, hence that same candidate;
+ *  - such a candidate n is within 2^-3 of the exact product, and the
+ *    computed product within 2^-4 of that, so rounding finds it;
+ *  - n < 2^53 and 10^SHORT_DECIMALS are exact doubles and IEEE division
+ *    rounds correctly to nearest, ties to even, exactly as strtod reads
+ *    the decimal: the quotient equals av if and only if n / 10^D reads
+ *    back as av.
+ * The last step needs double arithmetic without excess precision (not
+ * x87's), hence the FLT_EVAL_METHOD guard. A miss (a long decimal such
+ * as a mean of 48 readings) costs a multiplication and a division before
+ * the general path. Three decimals, not more: they take 99% of the short
+ * ones of an analysis, and keep n below 10^8 for values below 10^5, which
+ * format8 writes from a register. */
+enum { SHORT_DECIMALS = 3 };
+#define SHORT_SCALE 1e3 /* 10^SHORT_DECIMALS */
+
+static inline int short_decimal(double av, uint64_t *n) {
+#if FLT_EVAL_METHOD == 0
+    if (!(av < 0x1p50 / SHORT_SCALE))
+        return 0;
+    uint64_t m = (uint64_t)(av * SHORT_SCALE + 0.5);
+    if ((double)m / SHORT_SCALE != av)
+        return 0;
+    *n = m;
+    return 1;
+#else
+    (void)av;
+    (void)n;
+    return 0;
+#endif
+}
+
+/* dtoa_shortest, with the fast path or (for tests) without it. */
+static size_t shortest(double v, char *out, int fast) {
     uint64_t bits;
     memcpy(&bits, &v, sizeof bits);
     int bq = (int)(bits >> 52) & 0x7ff;
@@ -885,13 +984,58 @@ size_t dtoa_shortest(double v, char *out) {
     if (bq != 0) {
         int mq = 1075 - bq; /* -q */
         uint64_t c = C_MIN | t;
+        double av;
+        uint64_t abits = bits & ~((uint64_t)1 << 63);
+        memcpy(&av, &abits, sizeof av);
         /* Integers below 2^53 are their own shortest form. */
         if (0 < mq && mq < 53 && (c & (((uint64_t)1 << mq) - 1)) == 0)
             f = c >> mq;
+        else if (fast && short_decimal(av, &f))
+            e = -SHORT_DECIMALS;
         else
             f = to_decimal(-mq, c, &e);
     } else {
         f = to_decimal(Q_MIN, t, &e);
     }
     return format(out, (int)(bits >> 63), f, e);
+}
+
+/* The digits of 0 < x < 10^8 at |out|, without leading zeros, by one
+ * 8-byte store; returns their count. */
+static int put_digits8(char *out, uint32_t x) {
+    int nd = ndigits(x);
+    store8(out, digits8(x) >> 8 * (8 - nd));
+    return nd;
+}
+
+size_t dtoa_uint(uint64_t v, char *out) {
+    size_t n;
+    if (v < 100000000) {
+        if (v == 0) {
+            out[0] = '0';
+            n = 1;
+        } else {
+            n = (size_t)put_digits8(out, (uint32_t)v);
+        }
+    } else if (v < E16) {
+        n = (size_t)put_digits8(out, (uint32_t)(v / 100000000));
+        store8(out + n, digits8((uint32_t)(v % 100000000)));
+        n += 8;
+    } else {
+        uint64_t rest = v % E16;
+        n = (size_t)put_digits8(out, (uint32_t)(v / E16)); /* < 1845 */
+        store8(out + n, digits8((uint32_t)(rest / 100000000)));
+        store8(out + n + 8, digits8((uint32_t)(rest % 100000000)));
+        n += 16;
+    }
+    out[n] = '\0';
+    return n;
+}
+
+size_t dtoa_shortest(double v, char *out) {
+    return shortest(v, out, 1);
+}
+
+size_t dtoa_shortest_general(double v, char *out) {
+    return shortest(v, out, 0);
 }

@@ -6,15 +6,19 @@
  * value back is slower still. dtoa_shortest finds the shortest digits
  * directly with the Schubfach algorithm (R. Giulietti, "The Schubfach way
  * to render doubles", 2020) in exact integer arithmetic, in a few tens of
- * nanoseconds. */
+ * nanoseconds, after a fast path for decimals with few fractional digits
+ * (most readings and many statistics of them). */
 #ifndef OBJECTD_DTOA_H
 #define OBJECTD_DTOA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
-/* Room dtoa_shortest needs at |out| (the longest result is 25 bytes, e.g.
- * "-0.0000012345678901234567", plus the NUL). */
-enum { DTOA_BUFSIZE = 32 };
+/* Room dtoa_shortest needs at |out|: the longest result is 25 bytes, e.g.
+ * "-0.0000012345678901234567", plus the NUL, but the digits are written by
+ * fixed-size stores that may reach up to 40 bytes in; what follows the
+ * NUL is unspecified. */
+enum { DTOA_BUFSIZE = 48 };
 
 /* Writes to |out| the shortest decimal that strtod reads back as exactly
  * |v| (of two equally short ones, the nearer to |v|; of two equally near,
@@ -26,5 +30,16 @@ enum { DTOA_BUFSIZE = 32 };
  * |out| needs DTOA_BUFSIZE bytes. NaN and infinities have no JSON
  * representation: for them nothing is written and 0 is returned. */
 size_t dtoa_shortest(double v, char *out);
+
+/* Writes |v|'s decimal digits to |out| (DTOA_BUFSIZE bytes, as for
+ * dtoa_shortest: the digits go out by fixed-size stores), adds a NUL and
+ * returns the length. Integers are written here too so that both kinds
+ * of number share the one digit generator that never reads its digits
+ * back from memory. */
+size_t dtoa_uint(uint64_t v, char *out);
+
+/* dtoa_shortest without its fast path for short decimals (Schubfach
+ * alone): the same result, for tests to compare the two. */
+size_t dtoa_shortest_general(double v, char *out);
 
 #endif

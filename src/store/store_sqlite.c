@@ -409,8 +409,12 @@ static int copy_in(req *r, const char **s) {
  * INTERN_MAX distinct strings, new ones are simply copied. NULL when out
  * of memory. */
 static const char *intern(req *r, const char *p, size_t n) {
-    for (int k = 0; k < r->ninterned; k++) {
-        int i = (r->intern_hit + k) % r->ninterned;
+    /* From the last hit on, wrapping around - by a compare, not a
+     * modulo: a division per entry was most of the cost, with kinds and
+     * severities alternating and a score of names to look through. */
+    for (int k = 0, i = r->intern_hit; k < r->ninterned; k++, i++) {
+        if (i == r->ninterned)
+            i = 0;
         if (r->interned_len[i] == n && memcmp(r->interned[i], p, n) == 0) {
             r->intern_hit = i;
             return r->interned[i];

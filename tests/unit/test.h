@@ -7,6 +7,7 @@
 #ifndef OBJECTD_TEST_H
 #define OBJECTD_TEST_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,5 +62,14 @@ static const char *test_current __attribute__((unused)) = "";
 #define TEST_END()                                                             \
     (printf("%d passed, %d failed\n", test_checks_passed, test_checks_failed), \
      test_checks_failed ? 1 : 0)
+
+/* xorshift64*: a deterministic stream of random bits, so a failure can
+ * be replayed; |state| must not be 0. */
+static inline uint64_t test_rng(uint64_t *state) {
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    return *state * 0x2545F4914F6CDD1Du;
+}
 
 #endif

@@ -595,6 +595,84 @@ static void test_revisions_authors_and_cap(void) {
 
 /* ---- Events ---- */
 
+/* The "by_kind" / "by_severity" text of |b| (compact), as written. */
+static int counts_text(const char *b, const char *key, char *out, size_t n) {
+    char pat[32];
+    snprintf(pat, sizeof pat, "\"%s\":{", key);
+    const char *p = strstr(b, pat), *q = p ? strchr(p, '}') : NULL;
+    if (q == NULL || (size_t)(q + 1 - p) >= n)
+        return -1;
+    memcpy(out, p, (size_t)(q + 1 - p));
+    out[q + 1 - p] = '\0';
+    return 0;
+}
+
+static int str_order(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Counting kinds and severities: every string a separate copy (as a
+ * store that does not share repeated strings gives them), in a shuffled
+ * order; few distinct ones (counted by lookup) and more than 32 (the
+ * sorting fallback). The text must list them in strcmp order with their
+ * counts, computed here independently. */
+static void test_event_counts(void) {
+    enum { N = 400 };
+    static an_event e[N];
+    static char kind[N][8], sev[N][8];
+    for (int distinct = 1; distinct <= 60; distinct += 9) {
+        int count[60] = {0};
+        uint64_t x = 88172645463325252u;
+        for (int i = 0; i < N; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            int k = (int)(x % (uint64_t)distinct);
+            count[k]++;
+            /* names whose order is not their number's: "k7" > "k10" */
+            snprintf(kind[i], sizeof kind[i], "k%d", k);
+            snprintf(sev[i], sizeof sev[i], "s%d", i % 3);
+            e[i].ts = T0 + i * MINUTE;
+            e[i].kind = kind[i];
+            e[i].severity = sev[i];
+            e[i].message = NULL;
+            e[i].data = NULL;
+        }
+        /* The expected text: names sorted by strcmp, with their counts. */
+        char names[60][8], want[2048], got[2048];
+        const char *order[60];
+        int nn = 0;
+        for (int k = 0; k < distinct; k++) {
+            if (count[k] == 0)
+                continue;
+            snprintf(names[nn], sizeof names[nn], "k%d", k);
+            order[nn] = names[nn];
+            nn++;
+        }
+        qsort(order, (size_t)nn, sizeof *order, str_order);
+        size_t len = (size_t)snprintf(want, sizeof want, "\"by_kind\":{");
+        for (int i = 0; i < nn; i++) {
+            int k = atoi(order[i] + 1);
+            len +=
+                (size_t)snprintf(want + len, sizeof want - len, "%s\"%s\":%d",
+                                 i ? "," : "", order[i], count[k]);
+        }
+        snprintf(want + len, sizeof want - len, "}");
+        an_input in = base_input();
+        in.events = e;
+        in.nevents = N;
+        buf b;
+        buf_init(&b, 0);
+        CHECK_EQ_INT(analysis_write(&in, 0, &b), 0);
+        CHECK_EQ_INT(buf_append_char(&b, '\0'), 0);
+        CHECK_EQ_INT(counts_text(b.data, "by_kind", got, sizeof got), 0);
+        CHECK_EQ_STR(got, want);
+        CHECK_EQ_INT(counts_text(b.data, "by_severity", got, sizeof got), 0);
+        CHECK_EQ_STR(got, "\"by_severity\":{\"s0\":134,\"s1\":133,\"s2\":133}");
+        buf_free(&b);
+    }
+}
+
 static void test_events(void) {
     enum { N = 160 };
     static an_event e[N];
@@ -1098,6 +1176,7 @@ int main(int argc, char **argv) {
     TEST_RUN(test_revisions_changed);
     TEST_RUN(test_revisions_authors_and_cap);
     TEST_RUN(test_events);
+    TEST_RUN(test_event_counts);
     TEST_RUN(test_empty);
     TEST_RUN(test_times);
     TEST_RUN(test_default_window);

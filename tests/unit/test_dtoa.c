@@ -13,14 +13,10 @@
 #include "dtoa.h"
 #include "test.h"
 
-/* xorshift64*: deterministic, so a failure can be replayed. */
 static uint64_t rng_state = 0x9E3779B97F4A7C15u;
 
 static uint64_t rng(void) {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545F4914F6CDD1Du;
+    return test_rng(&rng_state);
 }
 
 static double from_bits(uint64_t b) {
@@ -289,6 +285,135 @@ static void test_property(void) {
     CHECK_EQ_INT(prop_checked, n);
 }
 
+/* The fast path for short decimals against the general path (Schubfach
+ * alone), byte for byte: values it takes and values at its edges. */
+static long fast_compared, fast_differ;
+
+static void compare_paths(double v) {
+    char a[DTOA_BUFSIZE], b[DTOA_BUFSIZE];
+    size_t na = dtoa_shortest(v, a), nb = dtoa_shortest_general(v, b);
+    fast_compared++;
+    if (na != nb || strcmp(a, b) != 0) {
+        if (fast_differ++ < 20)
+            fprintf(stderr, "  value %a (%.17g): fast \"%s\", general \"%s\"\n",
+                    v, v, a, b);
+    }
+}
+
+/* |v| and its two neighbours, both signs. */
+static void compare_around(double v) {
+    double lo = nextafter(v, 0), hi = nextafter(v, INFINITY);
+    compare_paths(v);
+    compare_paths(-v);
+    compare_paths(lo);
+    compare_paths(hi);
+}
+
+static void test_fast_path(void) {
+    /* 1: decimals with 0-10 fractional digits and up to 15 significant
+     * ones, written as strtod reads them (the correctly rounded double),
+     * and their neighbours; most take the fast path, some are just
+     * beyond it. */
+    for (int i = 0; i < 600000; i++) {
+        char s[64];
+        int sig = 1 + (int)(rng() % 15), frac = (int)(rng() % 11);
+        uint64_t m = rng() % 1000000000000000; /* < 10^15 */
+        for (int d = 15; d > sig; d--)
+            m /= 10;
+        snprintf(s, sizeof s, "%llue-%d", (unsigned long long)m, frac);
+        compare_around(strtod(s, NULL));
+    }
+    /* 2: sensor-like readings and what the analysis computes from them:
+     * sums, means of two and of many, differences - short or not. */
+    for (int i = 0; i < 300000; i++) {
+        double a = (double)(rng() % 100000) / 100,
+               b = (double)(rng() % 100000) / 100;
+        compare_paths(a);
+        compare_paths((a + b) / 2);
+        compare_paths(a + b);
+        compare_paths(a - b);
+        compare_paths((a + b + a) / 3);
+        compare_paths(a * 0.001);
+    }
+    /* 3: around the fast path's bound 2^50 / 10^6 and the powers of ten
+     * and of two it covers, 0.1 + 0.2, integers near 2^53, and the
+     * smallest values (the fast path must leave them alone). */
+    double bound = 0x1p50 / 1e6, v = bound;
+    for (int k = 0; k < 2000; k++, v = nextafter(v, 0))
+        compare_paths(v);
+    v = bound;
+    for (int k = 0; k < 2000; k++, v = nextafter(v, INFINITY))
+        compare_paths(v);
+    for (int e = -12; e <= 12; e++) {
+        double x = pow(10, e);
+        for (int k = 0; k < 200; k++, x = nextafter(x, INFINITY))
+            compare_around(x);
+    }
+    for (int e = -60; e <= 60; e++)
+        compare_around(ldexp(1.0, e));
+    compare_around(0.1 + 0.2);
+    compare_around(0.3);
+    compare_around(1.0 / 3);
+    for (int k = -100; k <= 100; k++)
+        compare_around(0x1p53 + 2 * k);
+    compare_paths(0.0);
+    compare_paths(-0.0);
+    for (uint64_t t = 1; t <= 2000; t++)
+        compare_paths(from_bits(t));
+    compare_paths(DBL_MIN);
+    compare_paths(DBL_MAX);
+    /* 4: random bit patterns (the fast path almost never applies). */
+    for (int i = 0; i < 500000; i++) {
+        double x = from_bits(rng());
+        if (isfinite(x))
+            compare_paths(x);
+    }
+    printf("fast path: %ld values compared with the general path\n",
+           fast_compared);
+    CHECK(fast_compared > 4000000);
+    CHECK_EQ_INT(fast_differ, 0);
+}
+
+/* dtoa_uint against printf's %llu: every value below 100,000, the
+ * neighbours of every power of ten, random values of every length, the
+ * largest. The buffer is exactly DTOA_BUFSIZE bytes, so that ASan sees any
+ * store past it. */
+static void test_uint(void) {
+    long checked = 0, bad = 0;
+    char *out = malloc(DTOA_BUFSIZE);
+    CHECK(out != NULL);
+    if (out == NULL)
+        return;
+    uint64_t v = 0;
+    for (int i = 0;; i++) {
+        if (i < 100000)
+            v = (uint64_t)i;
+        else if (i < 100000 + 20 * 3) {
+            int k = (i - 100000) / 3;
+            uint64_t p = 1;
+            for (int j = 0; j < k; j++)
+                p *= 10;
+            v = p + (uint64_t)((i - 100000) % 3) - 1;
+        } else if (i < 100000 + 60 + 200000)
+            v = rng() >> (rng() % 64);
+        else
+            break;
+        char want[32];
+        snprintf(want, sizeof want, "%llu", (unsigned long long)v);
+        size_t n = dtoa_uint(v, out);
+        checked++;
+        if (n != strlen(want) || strcmp(out, want) != 0) {
+            if (bad++ < 10)
+                fprintf(stderr, "  dtoa_uint(%s) gave \"%s\"\n", want, out);
+        }
+    }
+    CHECK_EQ_INT(dtoa_uint(UINT64_MAX, out), 20);
+    CHECK_EQ_STR(out, "18446744073709551615");
+    CHECK_EQ_INT(bad, 0);
+    CHECK(checked > 300000);
+    free(out);
+}
+
 /* Not a pass/fail test: how much faster than printf, for the report. */
 static void test_speed(void) {
     enum { N = 1000000 };
@@ -314,11 +439,15 @@ static void test_speed(void) {
             total += dtoa_shortest(v[i], out);
         double t1 = now_s();
         for (int i = 0; i < N; i++)
-            total += (size_t)snprintf(out, sizeof out, "%.17g", v[i]);
+            total += dtoa_shortest_general(v[i], out);
         double t2 = now_s();
-        printf("speed, %s: dtoa_shortest %.1f ns/number, "
-               "snprintf %%.17g %.1f ns/number (%zu bytes)\n",
-               names[kind], (t1 - t0) * 1e9 / N, (t2 - t1) * 1e9 / N, total);
+        for (int i = 0; i < N; i++)
+            total += (size_t)snprintf(out, sizeof out, "%.17g", v[i]);
+        double t3 = now_s();
+        printf("speed, %s: dtoa_shortest %.1f ns/number (without the fast "
+               "path %.1f), snprintf %%.17g %.1f ns/number (%zu bytes)\n",
+               names[kind], (t1 - t0) * 1e9 / N, (t2 - t1) * 1e9 / N,
+               (t3 - t2) * 1e9 / N, total);
         CHECK(total > 0);
     }
     free(v);
@@ -327,6 +456,8 @@ static void test_speed(void) {
 int main(void) {
     TEST_RUN(test_js_format);
     TEST_RUN(test_property);
+    TEST_RUN(test_fast_path);
+    TEST_RUN(test_uint);
     TEST_RUN(test_speed);
     return TEST_END();
 }
