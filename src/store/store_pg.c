@@ -404,9 +404,17 @@ static void conn_start_connect(pg_conn *c);
 /* ---- small helpers --------------------------------------------------- */
 
 static void set_msg(char *dst, size_t len, const char *msg) {
-    snprintf(dst, len, "%s", msg != NULL ? msg : "");
+    if (len == 0)
+        return;
+    /* Cut to |len| on purpose (a bounded copy, not snprintf: a release
+     * build's -Wformat-truncation sees the cut and, with -Werror, fails). */
+    size_t n = msg != NULL ? strlen(msg) : 0;
+    if (n >= len)
+        n = len - 1;
+    if (n > 0)
+        memcpy(dst, msg, n);
+    dst[n] = '\0';
     /* libpq messages end in a newline; results carry one line. */
-    size_t n = strlen(dst);
     while (n > 0 && (dst[n - 1] == '\n' || dst[n - 1] == ' '))
         dst[--n] = '\0';
 }
@@ -1081,6 +1089,7 @@ enum { AK_HEAD = 0, AK_REVISION = 1, AK_METRIC = 2, AK_EVENT = 3 };
 enum { DAY_RECORD = 16 }; /* ts, value: 8 bytes each, network order */
 
 static const char *readings_of(const PGresult *r, int row, size_t *n) {
+    *n = 0; /* a null or malformed block: no readings, not garbage */
     if (PQgetisnull(r, row, A_READINGS))
         return NULL;
     size_t len = (size_t)PQgetlength(r, row, A_READINGS);
@@ -1209,7 +1218,8 @@ static int analysis_copy(pg_req *req, const PGresult *r) {
     size_t irev = 1, iev = 0, iser = 0;
     for (int i = 0; i < n; i++) {
         int32_t k;
-        bin_i32(r, i, A_K, &k);
+        if (bin_i32(r, i, A_K, &k) != 0)
+            goto bad; /* the row's kind is not an int4: not our statement */
         int rc = 0;
         switch (k) {
         case AK_HEAD:
