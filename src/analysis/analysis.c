@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "dtoa.h"
 #include "json.h"
 #include "select.h"
@@ -142,10 +143,10 @@ static inline char *put_key(jw *w, char *p, const char *key, size_t klen) {
     return p;
 }
 
-/* Integers: dtoa_uint's digits, stored without being read back (the
- * callers reserve MEMBER_ROOM, more than its DTOA_BUFSIZE). */
+/* Integers: the server's one integer writer (fmt_u64, src/core/buf.c),
+ * straight into the output (the callers reserve MEMBER_ROOM). */
 static char *put_u64(char *p, uint64_t v) {
-    return p + dtoa_uint(v, p);
+    return p + fmt_u64(p, v);
 }
 
 static char *put_i64(char *p, int64_t v) {

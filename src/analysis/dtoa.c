@@ -917,8 +917,6 @@ static size_t format(char *out, int neg, uint64_t f, int e) {
     return (size_t)(p - b);
 }
 
-#define E16 10000000000000000u /* 10^16 */
-
 /* The fast path for short decimals - readings such as 21.37, their
  * hourly means such as 21.535: most numbers of an analysis. If some
  * decimal with at most SHORT_DECIMALS fractional digits reads back as
@@ -998,38 +996,6 @@ static size_t shortest(double v, char *out, int fast) {
         f = to_decimal(Q_MIN, t, &e);
     }
     return format(out, (int)(bits >> 63), f, e);
-}
-
-/* The digits of 0 < x < 10^8 at |out|, without leading zeros, by one
- * 8-byte store; returns their count. */
-static int put_digits8(char *out, uint32_t x) {
-    int nd = ndigits(x);
-    store8(out, digits8(x) >> 8 * (8 - nd));
-    return nd;
-}
-
-size_t dtoa_uint(uint64_t v, char *out) {
-    size_t n;
-    if (v < 100000000) {
-        if (v == 0) {
-            out[0] = '0';
-            n = 1;
-        } else {
-            n = (size_t)put_digits8(out, (uint32_t)v);
-        }
-    } else if (v < E16) {
-        n = (size_t)put_digits8(out, (uint32_t)(v / 100000000));
-        store8(out + n, digits8((uint32_t)(v % 100000000)));
-        n += 8;
-    } else {
-        uint64_t rest = v % E16;
-        n = (size_t)put_digits8(out, (uint32_t)(v / E16)); /* < 1845 */
-        store8(out + n, digits8((uint32_t)(rest / 100000000)));
-        store8(out + n + 8, digits8((uint32_t)(rest % 100000000)));
-        n += 16;
-    }
-    out[n] = '\0';
-    return n;
 }
 
 size_t dtoa_shortest(double v, char *out) {

@@ -31,13 +31,6 @@ enum { DTOA_BUFSIZE = 48 };
  * representation: for them nothing is written and 0 is returned. */
 size_t dtoa_shortest(double v, char *out);
 
-/* Writes |v|'s decimal digits to |out| (DTOA_BUFSIZE bytes, as for
- * dtoa_shortest: the digits go out by fixed-size stores), adds a NUL and
- * returns the length. Integers are written here too so that both kinds
- * of number share the one digit generator that never reads its digits
- * back from memory. */
-size_t dtoa_uint(uint64_t v, char *out);
-
 /* dtoa_shortest without its fast path for short decimals (Schubfach
  * alone): the same result, for tests to compare the two. */
 size_t dtoa_shortest_general(double v, char *out);

@@ -621,14 +621,12 @@ int metrics_render(buf *o) {
     render_http(o);
     render_db(o);
 
-    uint64_t cache[2] = {0, 0}, tr[3] = {0, 0, 0};
+    uint64_t cache[2] = {0, 0}, tr[3];
     FOR_BLOCKS(b) {
         cache[0] += get(&b->cache[0]);
         cache[1] += get(&b->cache[1]);
-        tr[0] += get(&b->trace_exported);
-        tr[1] += get(&b->trace_dropped);
-        tr[2] += get(&b->trace_failed);
     }
+    metrics_trace_totals(&tr[0], &tr[1], &tr[2]);
     header(o, "objectd_analysis_cache_requests_total", "counter",
            "Analysis cache lookups, by result.");
     buf_appendf(o,

@@ -123,12 +123,12 @@ void observe_request_end(const exchange *ex, const char *protocol,
     }
     /* Spans (this one, its queries') and the access line wait in this
      * thread's buffers: the worker hands them over within 200 ms. */
-    if (ex->observed && ex->trace.sampled)
-        worker_note_buffered(ex->worker);
-
     log_line *l = log_access_begin();
-    if (l == NULL)
+    if (l == NULL) {
+        if (ex->observed && ex->trace.sampled)
+            worker_note_buffered(ex->worker);
         return;
+    }
     /* One reservation for the whole line, then plain writes: the access
      * log costs every request this. */
     const char *tpl = ex->route ? ex->route->template : NULL;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "dtoa.h"
 #include "test.h"
 
@@ -374,10 +375,10 @@ static void test_fast_path(void) {
     CHECK_EQ_INT(fast_differ, 0);
 }
 
-/* dtoa_uint against printf's %llu: every value below 100,000, the
- * neighbours of every power of ten, random values of every length, the
- * largest. The buffer is exactly DTOA_BUFSIZE bytes, so that ASan sees any
- * store past it. */
+/* The analysis's integers (fmt_u64) against printf's %llu: every value
+ * below 100,000, the neighbours of every power of ten, random values of
+ * every length, the largest. The buffer is exactly DTOA_BUFSIZE bytes, so
+ * that ASan sees any store past it. */
 static void test_uint(void) {
     long checked = 0, bad = 0;
     char *out = malloc(DTOA_BUFSIZE);
@@ -400,14 +401,16 @@ static void test_uint(void) {
             break;
         char want[32];
         snprintf(want, sizeof want, "%llu", (unsigned long long)v);
-        size_t n = dtoa_uint(v, out);
+        size_t n = fmt_u64(out, v);
+        out[n] = '\0';
         checked++;
         if (n != strlen(want) || strcmp(out, want) != 0) {
             if (bad++ < 10)
-                fprintf(stderr, "  dtoa_uint(%s) gave \"%s\"\n", want, out);
+                fprintf(stderr, "  fmt_u64(%s) gave \"%s\"\n", want, out);
         }
     }
-    CHECK_EQ_INT(dtoa_uint(UINT64_MAX, out), 20);
+    CHECK_EQ_INT(fmt_u64(out, UINT64_MAX), 20);
+    out[20] = '\0';
     CHECK_EQ_STR(out, "18446744073709551615");
     CHECK_EQ_INT(bad, 0);
     CHECK(checked > 300000);
