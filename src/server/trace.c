@@ -32,18 +32,20 @@ enum {
     BATCH_WAIT_MS = 1000,    /* longest a published span waits for a POST */
     IO_TIMEOUT_MS = 2000,    /* connect, send and receive of one POST */
     NAME_MAX_BYTES = 256,    /* route templates, query names: ours, short */
+    METHOD_MAX_BYTES = 16,   /* what a span keeps of a request's method */
+    PATH_MAX_BYTES = 160,    /* and of its path */
 };
 
 enum { SPAN_SERVER = 2, SPAN_CLIENT = 3 };
 
-/* A finished span. What the request owns (method, path) is copied; the
- * names are pointers to strings that live as long as the process (route
- * templates, query names, the store's kind). Only the bytes used are
- * written: a request pays for a short copy, not for the record's size. */
+/* A finished span, described for the moment it is formatted (at once,
+ * by the thread that finished it): pointers to the request's memory and
+ * to names that live as long as the process (route templates, query
+ * names, the store's kind) - nothing is copied. The method and the path
+ * are cut to METHOD_MAX_BYTES and PATH_MAX_BYTES. */
 typedef struct span_rec {
-    uint8_t trace_id[16], span_id[8], parent_id[8];
+    const uint8_t *trace_id, *span_id, *parent_id;
     uint8_t has_parent, kind, failed;
-    uint8_t method_len, path_len;
     int status;
     int64_t start_ns, end_ns;  /* wall clock */
     const char *name;          /* CLIENT: the query's name */
@@ -51,8 +53,8 @@ typedef struct span_rec {
     const char *db_system;     /* CLIENT */
     const char *proto_version; /* SERVER: "1.1" or "2" */
     uint64_t rows;             /* CLIENT */
-    char method[16];           /* SERVER, not NUL-terminated */
-    char path[160];            /* SERVER, not NUL-terminated */
+    const char *method, *path; /* SERVER, not NUL-terminated */
+    size_t method_len, path_len;
 } span_rec;
 
 /* Spans travel as text. A thread formats each span it finishes straight
@@ -182,40 +184,34 @@ void trace_begin(trace_ctx *t, const char *tp, size_t len) {
             ex.ratio >= 1.0 || (double)(rand64() >> 11) * 0x1.0p-53 < ex.ratio;
 }
 
-/* ---- the queue ---------------------------------------------------------- */
+/* ---- spans -------------------------------------------------------------- */
 
 static int64_t to_wall(uint64_t mono) {
     return (int64_t)mono + ex.wall_minus_mono;
 }
 
-static uint8_t copy_bytes(char *dst, size_t cap, const char *s, size_t n) {
-    if (n > cap)
-        n = cap;
-    memcpy(dst, s, n);
-    return (uint8_t)n;
-}
-
 void trace_export_request(const trace_ctx *t, const trace_request_info *in) {
     if (!t->sampled || !ex.enabled)
         return;
-    span_rec s;
-    memcpy(s.trace_id, t->trace_id, 16);
-    memcpy(s.span_id, t->span_id, 8);
-    memcpy(s.parent_id, t->parent_id, 8);
-    s.has_parent = t->has_parent;
-    s.kind = SPAN_SERVER;
-    s.failed = in->status >= 500;
-    s.status = in->status;
-    s.start_ns = to_wall(in->start_mono_ns);
-    s.end_ns = to_wall(in->end_mono_ns);
-    s.name = NULL;
-    s.route = in->route;
-    s.db_system = NULL;
-    s.proto_version = strcmp(in->protocol, "http/1.1") == 0 ? "1.1" : "2";
-    s.rows = 0;
-    s.method_len =
-        copy_bytes(s.method, sizeof s.method, in->method, in->method_len);
-    s.path_len = copy_bytes(s.path, sizeof s.path, in->path, in->path_len);
+    span_rec s = {
+        .trace_id = t->trace_id,
+        .span_id = t->span_id,
+        .parent_id = t->parent_id,
+        .has_parent = t->has_parent,
+        .kind = SPAN_SERVER,
+        .failed = in->status >= 500,
+        .status = in->status,
+        .start_ns = to_wall(in->start_mono_ns),
+        .end_ns = to_wall(in->end_mono_ns),
+        .route = in->route,
+        .proto_version = strcmp(in->protocol, "http/1.1") == 0 ? "1.1" : "2",
+        .method = in->method,
+        .method_len = in->method_len < METHOD_MAX_BYTES ? in->method_len
+                                                        : METHOD_MAX_BYTES,
+        .path = in->path,
+        .path_len =
+            in->path_len < PATH_MAX_BYTES ? in->path_len : PATH_MAX_BYTES,
+    };
     emit(&s);
 }
 
@@ -224,29 +220,28 @@ void trace_export_db(const trace_ctx *parent, const char *db_system,
                      uint64_t end_mono_ns, uint64_t rows, int failed) {
     if (parent == NULL || !parent->sampled || !ex.enabled)
         return;
-    span_rec s;
-    memcpy(s.trace_id, parent->trace_id, 16);
-    random_id(s.span_id, 8);
-    memcpy(s.parent_id, parent->span_id, 8);
-    s.has_parent = 1;
-    s.kind = SPAN_CLIENT;
-    s.failed = (uint8_t)(failed != 0);
-    s.status = 0;
-    s.start_ns = to_wall(start_mono_ns);
-    s.end_ns = to_wall(end_mono_ns);
-    s.name = query;
-    s.route = NULL;
-    s.db_system = db_system;
-    s.proto_version = NULL;
-    s.rows = rows;
-    s.method_len = s.path_len = 0;
+    uint8_t span_id[8];
+    random_id(span_id, sizeof span_id);
+    span_rec s = {
+        .trace_id = parent->trace_id,
+        .span_id = span_id,
+        .parent_id = parent->span_id,
+        .has_parent = 1,
+        .kind = SPAN_CLIENT,
+        .failed = (uint8_t)(failed != 0),
+        .start_ns = to_wall(start_mono_ns),
+        .end_ns = to_wall(end_mono_ns),
+        .name = query,
+        .db_system = db_system,
+        .rows = rows,
+    };
     emit(&s);
 }
 
 /* ---- OTLP JSON ---------------------------------------------------------- */
 
-/* The exporter formats about two spans per request served, so a span is
- * written straight into room reserved once for its worst case: literals
+/* About two spans are formatted per request served, so a span is written
+ * straight into room reserved once for its worst case: literals
  * whose lengths the compiler knows, no printf, no strlen of constants, no
  * bounds check per field. */
 #define ATTR0(key, type) "{\"key\":\"" key "\",\"value\":{\"" type "\":"
@@ -362,7 +357,7 @@ static size_t format_span(char *out, const span_rec *s, size_t route_len,
         /* "GET /api/v1/objects/{id}": method and route, as the HTTP
          * semantic conventions name a server span; the method alone when
          * no route matched. */
-        char name[sizeof s->method + 1 + NAME_MAX_BYTES];
+        char name[METHOD_MAX_BYTES + 1 + NAME_MAX_BYTES];
         size_t n = s->method_len;
         memcpy(name, s->method, n);
         if (route_len) {
