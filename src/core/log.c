@@ -7,15 +7,24 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "timeutil.h"
 
-enum { ACCESS_FLUSH_BYTES = 32 * 1024, LINE_MAX_BYTES = 64 * 1024 };
+enum {
+    ACCESS_FLUSH_BYTES = 32 * 1024, /* pending access lines written at once */
+    LINE_MAX_BYTES = 64 * 1024,
+    PIPE_WANT_BYTES = 1024 * 1024, /* see pipe_enlarge */
+};
 
+/* A line is written in place: an application line into its own buffer, an
+ * access line at the end of the thread's pending block (no copy from one
+ * to the other; a dropped line is cut off again). */
 struct log_line {
-    buf b;
-    int access; /* 1: access sink, 0: application sink */
+    buf *b;
+    size_t start; /* where the line begins in *b */
+    int access;   /* 1: access sink, 0: application sink */
     int active;
     int overflow; /* a field did not fit: the line is dropped */
 };
@@ -27,6 +36,7 @@ static int access_owned; /* we opened it, so we close it */
 static pthread_mutex_t access_write_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static _Thread_local log_line tls_line;
+static _Thread_local buf tls_app;    /* the application line being made */
 static _Thread_local buf tls_access; /* pending access lines */
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
@@ -50,11 +60,22 @@ int log_enabled(log_level level) {
     return (int)level >= atomic_load(&app_level);
 }
 
+/* A pipe (stdout read by a container runtime or a log shipper) holds
+ * 64 KiB by default, two of our blocks: a reader that falls behind for a
+ * moment blocks the worker writing to it. Ask for PIPE_WANT_BYTES - best
+ * effort: the kernel caps it at fs.pipe-max-size, and the default works. */
+static void pipe_enlarge(int fd) {
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode))
+        (void)fcntl(fd, F_SETPIPE_SZ, PIPE_WANT_BYTES);
+}
+
 int log_access_open(const char *dest) {
     log_access_close();
     if (strcmp(dest, "off") == 0)
         return 0;
     if (strcmp(dest, "-") == 0) {
+        pipe_enlarge(1);
         atomic_store(&access_fd, 1);
         return 0;
     }
@@ -99,9 +120,21 @@ static _Thread_local struct {
 
 static log_line *begin(int access, const char *message) {
     log_line *l = &tls_line;
-    if (l->b.max == 0)
-        buf_init(&l->b, LINE_MAX_BYTES);
-    l->b.len = 0;
+    if (l->active && l->access) /* begun and never ended: not written */
+        l->b->len = l->start;
+    if (access) {
+        l->b = &tls_access;
+        /* Under ACCESS_FLUSH_BYTES pending (log_end writes the block
+         * out when it gets there), so a whole line has room. */
+        if (l->b->max == 0)
+            buf_init(l->b, ACCESS_FLUSH_BYTES + LINE_MAX_BYTES);
+    } else {
+        l->b = &tls_app;
+        if (l->b->max == 0)
+            buf_init(l->b, LINE_MAX_BYTES);
+        l->b->len = 0;
+    }
+    l->start = l->b->len;
     l->access = access;
     l->active = 1;
     l->overflow = 0;
@@ -110,7 +143,7 @@ static log_line *begin(int access, const char *message) {
     if (now < 0) { /* a clock before 1970: no cache for that */
         size_t n = time_format_rfc3339_ms(now, line + 15);
         line[15 + n] = '"';
-        buf_append(&l->b, line, 16 + n);
+        l->overflow = buf_append(l->b, line, 16 + n) != 0;
     } else {
         int64_t second = now / 1000000000, ms = now / 1000000 % 1000;
         if (second != tls_clock.second) {
@@ -123,7 +156,7 @@ static log_line *begin(int access, const char *message) {
         line[37] = (char)('0' + ms % 10);
         line[38] = 'Z';
         line[39] = '"';
-        buf_append(&l->b, line, 40);
+        l->overflow = buf_append(l->b, line, 40) != 0;
     }
     (void)message;
     return l;
@@ -144,22 +177,23 @@ log_line *log_access_begin(void) {
     log_line *l = begin(1, NULL);
     static const char level_message[] =
         ",\"log.level\":\"info\",\"message\":\"access\"";
-    buf_append(&l->b, level_message, sizeof level_message - 1);
+    if (buf_append(l->b, level_message, sizeof level_message - 1) != 0)
+        l->overflow = 1;
     return l;
 }
 
 static void key(log_line *l, const char *k, size_t klen) {
-    if (buf_reserve(&l->b, klen + 4) != 0) {
+    if (buf_reserve(l->b, klen + 4) != 0) {
         l->overflow = 1;
         return;
     }
-    char *p = l->b.data + l->b.len;
+    char *p = l->b->data + l->b->len;
     p[0] = ',';
     p[1] = '"';
     memcpy(p + 2, k, klen);
     p[klen + 2] = '"';
     p[klen + 3] = ':';
-    l->b.len += klen + 4;
+    l->b->len += klen + 4;
 }
 
 void log_field_str(log_line *l, const char *k, size_t klen, const char *value,
@@ -167,7 +201,7 @@ void log_field_str(log_line *l, const char *k, size_t klen, const char *value,
     if (l == NULL)
         return;
     key(l, k, klen);
-    if (json_append_string(&l->b, value, len) != 0)
+    if (json_append_string(l->b, value, len) != 0)
         l->overflow = 1;
 }
 
@@ -183,22 +217,22 @@ void log_field_int(log_line *l, const char *k, size_t klen, int64_t value) {
     } else {
         n = fmt_u64(digits, (unsigned long long)value);
     }
-    if (buf_append(&l->b, digits, n) != 0)
+    if (buf_append(l->b, digits, n) != 0)
         l->overflow = 1;
 }
 
 char *log_reserve(log_line *l, size_t n) {
     if (l == NULL)
         return NULL;
-    if (buf_reserve(&l->b, n) != 0) {
+    if (buf_reserve(l->b, n) != 0) {
         l->overflow = 1;
         return NULL;
     }
-    return l->b.data + l->b.len;
+    return l->b->data + l->b->len;
 }
 
 void log_commit(log_line *l, const char *end) {
-    l->b.len = (size_t)(end - l->b.data);
+    l->b->len = (size_t)(end - l->b->data);
 }
 
 void log_access_flush(void) {
@@ -218,23 +252,19 @@ void log_end(log_line *l) {
     if (l == NULL || !l->active)
         return;
     l->active = 0;
-    if (l->overflow || buf_append(&l->b, "}\n", 2) != 0) {
+    buf *b = l->b;
+    if (l->overflow || buf_append(b, "}\n", 2) != 0 ||
+        b->len - l->start > LINE_MAX_BYTES) {
         /* Over LINE_MAX_BYTES: a line cut short is worse than none. */
+        b->len = l->start;
         return;
     }
     if (l->access) {
-        buf *p = &tls_access;
-        if (p->max == 0)
-            buf_init(p, 4 * ACCESS_FLUSH_BYTES);
-        if (buf_append(p, l->b.data, l->b.len) != 0) {
-            log_access_flush();
-            buf_append(p, l->b.data, l->b.len);
-        }
-        if (p->len >= ACCESS_FLUSH_BYTES)
+        if (b->len >= ACCESS_FLUSH_BYTES)
             log_access_flush();
         return;
     }
-    write_all(atomic_load(&app_fd), l->b.data, l->b.len);
+    write_all(atomic_load(&app_fd), b->data, b->len);
 }
 
 void log_msg(log_level level, const char *message) {
@@ -244,7 +274,7 @@ void log_msg(log_level level, const char *message) {
 void log_thread_cleanup(void) {
     log_access_flush();
     buf_free(&tls_access);
-    buf_free(&tls_line.b);
+    buf_free(&tls_app);
     tls_access.max = 0;
-    tls_line.b.max = 0;
+    tls_app.max = 0;
 }

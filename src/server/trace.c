@@ -13,6 +13,9 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "buf.h"
 #include "h1_parser.h"
@@ -250,25 +253,30 @@ void trace_export_db(const trace_ctx *parent, const char *db_system,
 /* A span's text but for its strings: 529 bytes at most today. */
 enum { SPAN_FIXED_MAX = 768 };
 
+/* Ids as lower-case hex: five of them (80 bytes of text) per request and
+ * its two spans, so 16 bytes at a time where SSE2 is there (all of
+ * x86-64): split into nibbles, interleave high and low, and add '0', or
+ * 'a' - 10 where a nibble is over 9. */
 static char *put_hex(char *p, const uint8_t *id, size_t n) {
-    static const char pairs[] = "000102030405060708090a0b0c0d0e0f"
-                                "101112131415161718191a1b1c1d1e1f"
-                                "202122232425262728292a2b2c2d2e2f"
-                                "303132333435363738393a3b3c3d3e3f"
-                                "404142434445464748494a4b4c4d4e4f"
-                                "505152535455565758595a5b5c5d5e5f"
-                                "606162636465666768696a6b6c6d6e6f"
-                                "707172737475767778797a7b7c7d7e7f"
-                                "808182838485868788898a8b8c8d8e8f"
-                                "909192939495969798999a9b9c9d9e9f"
-                                "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"
-                                "b0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
-                                "c0c1c2c3c4c5c6c7c8c9cacbcccdcecf"
-                                "d0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
-                                "e0e1e2e3e4e5e6e7e8e9eaebecedeeef"
-                                "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
-    for (size_t i = 0; i < n; i++, p += 2)
-        memcpy(p, pairs + 2 * id[i], 2);
+#if defined(__SSE2__)
+    const __m128i mask = _mm_set1_epi8(0x0f), nine = _mm_set1_epi8(9);
+    const __m128i zero = _mm_set1_epi8('0');
+    const __m128i letters = _mm_set1_epi8('a' - '0' - 10);
+    for (; n >= 8; n -= 8, id += 8, p += 16) {
+        __m128i v = _mm_loadl_epi64((const __m128i *)(const void *)id);
+        __m128i hi = _mm_and_si128(_mm_srli_epi16(v, 4), mask);
+        __m128i lo = _mm_and_si128(v, mask);
+        __m128i nib = _mm_unpacklo_epi8(hi, lo); /* in output order */
+        __m128i over9 = _mm_and_si128(_mm_cmpgt_epi8(nib, nine), letters);
+        _mm_storeu_si128((__m128i *)(void *)p,
+                         _mm_add_epi8(_mm_add_epi8(nib, zero), over9));
+    }
+#endif
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++, p += 2) {
+        p[0] = digits[id[i] >> 4];
+        p[1] = digits[id[i] & 15];
+    }
     return p;
 }
 

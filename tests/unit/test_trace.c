@@ -286,7 +286,27 @@ static void test_names_plain(void) {
     CHECK(checked > 20);
 }
 
+/* Ids to hex (the SSE2 path for whole 8-byte groups, the table for the
+ * rest) against printf, on every byte value in every position. */
+static void test_hex(void) {
+    uint8_t id[32];
+    char got[65], want[65];
+    for (int round = 0; round < 256; round++) {
+        for (int i = 0; i < 32; i++)
+            id[i] = (uint8_t)(round + i * 37);
+        for (size_t n = 0; n <= 32; n++) {
+            for (size_t i = 0; i < n; i++)
+                snprintf(want + 2 * i, 3, "%02x", id[i]);
+            want[2 * n] = '\0';
+            memset(got, 'X', sizeof got);
+            trace_hex(id, n, got);
+            CHECK_EQ_STR(got, want);
+        }
+    }
+}
+
 int main(void) {
+    TEST_RUN(test_hex);
     TEST_RUN(test_valid);
     TEST_RUN(test_invalid);
     TEST_RUN(test_begin);

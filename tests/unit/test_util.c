@@ -1,5 +1,6 @@
 /* Unit tests: query strings, base64url cursors, canonical JSON, RFC 3339,
  * JSON string quoting (against a reference written here), log lines. */
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -271,6 +272,32 @@ static void test_fmt_u64(void) {
         CHECK_EQ_INT((long long)fmt_u32_fixed9(got, frac), 9);
         CHECK(memcmp(got, want, 9) == 0);
     }
+    /* Nine digits: every value below 10^5 and its neighbours at each
+     * multiple of 10^4 (where fmt_u32_fixed9 splits), then a stride. */
+    for (unsigned v = 0; v < 1000000000u; v += v < 100000u     ? 1u
+                                               : v < 10000000u ? 9999u
+                                                               : 999983u) {
+        char want[16], got[16];
+        snprintf(want, sizeof want, "%09u", v);
+        CHECK_EQ_INT((long long)fmt_u32_fixed9(got, v), 9);
+        CHECK(memcmp(got, want, 9) == 0);
+    }
+    char got9[9];
+    fmt_u32_fixed9(got9, 999999999u);
+    CHECK(memcmp(got9, "999999999", 9) == 0);
+}
+
+/* The next line of |*text| parsed as JSON; NULL after the last one. A
+ * line that does not parse fails the test and comes back as JSON null. */
+static json_t *next_json_line(char **text) {
+    char *nl = strchr(*text, '\n');
+    if (nl == NULL)
+        return NULL;
+    json_error_t err;
+    json_t *j = json_loadb(*text, (size_t)(nl - *text), 0, &err);
+    CHECK(j != NULL);
+    *text = nl + 1;
+    return j != NULL ? j : json_null();
 }
 
 /* Log lines: JSON objects with the timestamp first, whether the second's
@@ -294,13 +321,8 @@ static void test_log_lines(void) {
     CHECK(got > 0);
     text[got > 0 ? got : 0] = '\0';
     int lines = 0;
-    for (char *line = text, *nl; (nl = strchr(line, '\n')) != NULL;
-         line = nl + 1, lines++) {
-        json_error_t err;
-        json_t *j = json_loadb(line, (size_t)(nl - line), 0, &err);
-        CHECK(j != NULL);
-        if (j == NULL)
-            continue;
+    json_t *j;
+    for (char *cursor = text; (j = next_json_line(&cursor)) != NULL; lines++) {
         const char *ts = json_string_value(json_object_get(j, "@timestamp"));
         int64_t us = 0;
         CHECK(ts != NULL && strlen(ts) == 24 &&
@@ -351,6 +373,71 @@ static void perf_access_line(void) {
            ns / N);
 }
 
+/* Access lines are written in place at the end of the pending block: a
+ * line over the limit, or one begun and never ended, leaves nothing behind
+ * (the lines around it stay whole), and the block goes out when it fills.
+ * On stdout that is a pipe, the pipe is enlarged. */
+static void test_access_lines(void) {
+    int fds[2], saved = dup(1);
+    CHECK(saved >= 0 && pipe(fds) == 0);
+    CHECK(dup2(fds[1], 1) == 1);
+    close(fds[1]);
+    CHECK(log_access_open("-") == 0);
+    long want_pipe = 1024 * 1024, max_pipe = 0;
+    FILE *f = fopen("/proc/sys/fs/pipe-max-size", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%ld", &max_pipe) != 1)
+            max_pipe = 0;
+        fclose(f);
+    }
+    if (max_pipe > 0 && max_pipe < want_pipe)
+        want_pipe = max_pipe;
+    CHECK(fcntl(1, F_GETPIPE_SZ) >= want_pipe);
+
+    static char big[70 * 1024];
+    memset(big, 'x', sizeof big - 1);
+    int written = 0;
+    for (int i = 0; i < 120; i++) {
+        log_line *l = log_access_begin();
+        CHECK(l != NULL);
+        if (i == 10) { /* too long: dropped */
+            log_str(l, "big", big);
+        } else if (i == 20) { /* begun, never ended */
+            log_int(l, "seq", -1);
+            continue;
+        }
+        log_int(l, "seq", i);
+        log_str(l, "pad", big + sizeof big - 1 - 300);
+        log_end(l);
+        written += i != 10;
+    }
+    log_access_flush();
+    fflush(stdout);
+    CHECK(dup2(saved, 1) == 1); /* closes the pipe's last write end */
+    close(saved);
+    log_access_close();
+
+    static char text[256 * 1024];
+    size_t have = 0;
+    for (ssize_t r;
+         (r = read(fds[0], text + have, sizeof text - 1 - have)) > 0;)
+        have += (size_t)r;
+    close(fds[0]);
+    text[have] = '\0';
+    int lines = 0, last = -1;
+    json_t *j;
+    for (char *cursor = text; (j = next_json_line(&cursor)) != NULL; lines++) {
+        int seq = (int)json_integer_value(json_object_get(j, "seq"));
+        CHECK(seq > last && seq != 10);
+        CHECK_EQ_STR(json_string_value(json_object_get(j, "message")),
+                     "access");
+        last = seq;
+        json_decref(j);
+    }
+    CHECK_EQ_INT(lines, written);
+    CHECK_EQ_INT(last, 119);
+}
+
 int main(void) {
     TEST_RUN(test_query);
     TEST_RUN(test_base64);
@@ -359,6 +446,7 @@ int main(void) {
     TEST_RUN(test_json_strings);
     TEST_RUN(test_fmt_u64);
     TEST_RUN(test_log_lines);
+    TEST_RUN(test_access_lines);
     TEST_RUN(perf_access_line);
     return TEST_END();
 }
