@@ -326,7 +326,9 @@ bench_objectd_stop() {
 #   objectd serve --listen 127.0.0.1:PORT --threads THREADS --access-log off
 #       --admin-listen off ARG...
 # with any OBJECTD_* environment dropped.  Stderr goes to
-# $BENCH_TMP/objectd.NAME.log; the pid is ${BENCH_OBJECTDS[NAME]}.  Waits
+# $BENCH_TMP/objectd.NAME.log, stdout to $BENCH_TMP/objectd.NAME.stdout
+# (or to $BENCH_STDOUT, a path, when set); the pid is
+# ${BENCH_OBJECTDS[NAME]}.  Waits
 # (10 s) for GET /healthz.  The cleanup trap kills every instance left.
 bench_objectd_spawn() {
     local name=$1 port=$2 threads=$3 log=$BENCH_TMP/objectd.$1.log v
@@ -336,7 +338,7 @@ bench_objectd_spawn() {
     local -a unset_env=()
     for v in $(compgen -e | grep '^OBJECTD_'); do unset_env+=(-u "$v"); done
     env "${unset_env[@]}" "$OBJECTD" serve --listen "127.0.0.1:$port" --threads "$threads" \
-        --access-log off --admin-listen off "$@" >"$BENCH_TMP/objectd.$name.stdout" 2>"$log" </dev/null &
+        --access-log off --admin-listen off "$@" >"${BENCH_STDOUT:-$BENCH_TMP/objectd.$name.stdout}" 2>"$log" </dev/null &
     BENCH_OBJECTDS[$name]=$!
     if ! BENCH_CURL_OPTS='' bench_wait_http "http://127.0.0.1:$port/healthz" 10 "${BENCH_OBJECTDS[$name]}"; then
         tail -n 20 "$log" >&2 2>/dev/null

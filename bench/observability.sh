@@ -4,6 +4,7 @@
 #   bench/observability.sh            5 rounds x 100000 requests per config
 #   bench/observability.sh --quick    1 round x 10000 requests (smoke test)
 #   TRACE_RATIO=0.1 bench/observability.sh   tracing at 10% instead of 100%
+#   ACCESS_LOG=file bench/observability.sh   access log to a file (see below)
 #   SERVER_CPUS=0 CLIENT_CPUS=1               the pinning (see below);
 #   PIN=0                                     no pinning
 #
@@ -11,9 +12,16 @@
 # /api/v1/objects/{id} (SQLite) over h2c, h2load -c $CONNS -m $STREAMS,
 # against two objectd instances running side by side:
 #   off: --access-log off --admin-listen off (no tracing)
-#   on:  access log to a file, the admin listener scraped for /metrics every
+#   on:  the access log, the admin listener scraped for /metrics every
 #        second during the run, and tracing at 100% sampling into a live
 #        OTLP/HTTP receiver (a small Python one that counts the spans).
+#        The access log goes where objectd sends it by default, stdout, and
+#        stdout is a pipe to a collector process (cat, appending to a file)
+#        - what a container runtime does with a container's stdout; like the
+#        receiver, the collector runs on the client CPUs. ACCESS_LOG=file
+#        makes objectd write the file itself (--access-log PATH): the
+#        page-cache work of the writes is then objectd's (about 0.8 us per
+#        request on the 2-vCPU test VM - docs/observability.md).
 # The two alternate, the order swapping every round; a run with any failed
 # request is not a measurement (the script stops). Prints req/s and the
 # server's CPU per request (utime+stime from /proc, all threads) for every
@@ -29,6 +37,14 @@
 # the receiver's and h2load's CPU compete with the server's, so the ratio
 # measures the whole machine (collector included), not what observability
 # costs objectd; pinned, it is the server's own cost on its own core(s).
+#
+# Part 1b, side by side: both instances loaded at once for $SIDE_SECONDS s,
+# $SIDE_ROUNDS times, each by its own h2load, on the same CPU(s): whatever
+# the machine does at that moment slows both alike, so each one's CPU time
+# per request (from /proc) compares the two more precisely than runs
+# minutes apart (this VM's speed drifts by tens of percent between them).
+# Prints the cost ratio on/off per round and its median (req/s here says
+# nothing: the scheduler shares the CPU by thread, and "on" has one more).
 #
 # Part 2, idle: the "on" instance (everything enabled) after its traffic,
 # left alone for $IDLE_SECONDS: its CPU (schedstat of every thread, ns) in %
@@ -49,10 +65,17 @@ CONNS=${CONNS:-8}
 STREAMS=${STREAMS:-10}
 THREADS=${THREADS:-1}
 IDLE_SECONDS=${IDLE_SECONDS:-10}
+SIDE_ROUNDS=${SIDE_ROUNDS:-3}
+SIDE_SECONDS=${SIDE_SECONDS:-4}
+ACCESS_LOG=${ACCESS_LOG:-stdout}
+[[ $ACCESS_LOG == stdout || $ACCESS_LOG == file ]] ||
+    bench_die "ACCESS_LOG must be stdout or file, not '$ACCESS_LOG'"
 TRACE_RATIO=${TRACE_RATIO:-1} # the issue's "everything on": 100% sampling
 if [[ ${1:-} == --quick ]]; then
     ROUNDS=1
     REQUESTS=10000
+    SIDE_ROUNDS=1
+    SIDE_SECONDS=1
 fi
 
 [[ -x $H2LOAD ]] || bench_die "h2load not found at $H2LOAD"
@@ -146,9 +169,28 @@ ON_PORT=$(bench_free_port)
 ADMIN_PORT=$(bench_free_port)
 bench_objectd_spawn off "$OFF_PORT" "$THREADS" --db "sqlite:$BENCH_TMP/off.db" \
     --admin-listen off
-bench_objectd_spawn on "$ON_PORT" "$THREADS" --db "sqlite:$BENCH_TMP/on.db" \
-    --admin-listen "127.0.0.1:$ADMIN_PORT" --access-log "$BENCH_TMP/access.log" \
-    --otlp-endpoint "http://127.0.0.1:$RX_PORT/v1/traces" --trace-sample-ratio "$TRACE_RATIO"
+if [[ $ACCESS_LOG == stdout ]]; then
+    mkfifo "$BENCH_TMP/access.fifo"
+    cat <"$BENCH_TMP/access.fifo" >>"$BENCH_TMP/access.log" &
+    # No cleanup command for it: it ends with objectd (end of file on the
+    # pipe), and a kill of it from the exit trap made bash 5.2 print
+    # "pop_var_context" and skip the rest of the trap.
+    COLLECTOR_PID=$!
+    # (set and unset rather than a VAR=value prefix on the call: bash 5.2
+    # then prints "pop_var_context" from the exit trap)
+    BENCH_STDOUT=$BENCH_TMP/access.fifo
+    bench_objectd_spawn on "$ON_PORT" "$THREADS" \
+        --db "sqlite:$BENCH_TMP/on.db" --admin-listen "127.0.0.1:$ADMIN_PORT" --access-log - \
+        --otlp-endpoint "http://127.0.0.1:$RX_PORT/v1/traces" --trace-sample-ratio "$TRACE_RATIO"
+    BENCH_STDOUT=
+    bench_log "access log: objectd's stdout, a pipe to a collector appending to a file"
+else
+    COLLECTOR_PID=
+    bench_objectd_spawn on "$ON_PORT" "$THREADS" --db "sqlite:$BENCH_TMP/on.db" \
+        --admin-listen "127.0.0.1:$ADMIN_PORT" --access-log "$BENCH_TMP/access.log" \
+        --otlp-endpoint "http://127.0.0.1:$RX_PORT/v1/traces" --trace-sample-ratio "$TRACE_RATIO"
+    bench_log "access log: a file objectd writes"
+fi
 for port in "$OFF_PORT" "$ON_PORT"; do
     curl -sf -m 5 -o /dev/null -H 'content-type: application/json' \
         -d '{"type":"bench","name":"o","attributes":{"k":"v"}}' \
@@ -160,6 +202,7 @@ if [[ -n $SERVER_CPUS ]]; then
     taskset -a -p -c "$SERVER_CPUS" "${BENCH_OBJECTDS[on]}" >/dev/null
     taskset -a -p -c "$SERVER_CPUS" "${BENCH_OBJECTDS[off]}" >/dev/null
     taskset -a -p -c "$CLIENT_CPUS" "$RX_PID" >/dev/null
+    [[ -z $COLLECTOR_PID ]] || taskset -p -c "$CLIENT_CPUS" "$COLLECTOR_PID" >/dev/null
     taskset -p -c "$CLIENT_CPUS" $$ >/dev/null
 fi
 # The access log option above overrides the spawn's --access-log off (last
@@ -236,6 +279,37 @@ printf 'median CPU us/req off %10s   on %10s   on/off %s (objectd, all threads)\
 printf 'median receiver CPU us/req (on): %s - the OTLP receiver shares this machine\n' \
     "$(bench_median "${RX_CPU[@]}")"
 
+# ---- side by side ---------------------------------------------------------
+declare -a SIDE=()
+for ((r = 1; r <= SIDE_ROUNDS; r++)); do
+    t_off0=$(bench_cpu_ticks "${BENCH_OBJECTDS[off]}")
+    t_on0=$(bench_cpu_ticks "${BENCH_OBJECTDS[on]}")
+    timeout -k 5 "$RUN_TIMEOUT" "$H2LOAD" -D "$SIDE_SECONDS" -c "$CONNS" -m "$STREAMS" -t 1 \
+        "http://127.0.0.1:$OFF_PORT/api/v1/objects/1" >"$BENCH_TMP/side.off" 2>&1 </dev/null &
+    side_off=$!
+    timeout -k 5 "$RUN_TIMEOUT" "$H2LOAD" -D "$SIDE_SECONDS" -c "$CONNS" -m "$STREAMS" -t 1 \
+        "http://127.0.0.1:$ON_PORT/api/v1/objects/1" >"$BENCH_TMP/side.on" 2>&1 </dev/null &
+    side_on=$!
+    wait "$side_off" "$side_on" || true
+    t_off1=$(bench_cpu_ticks "${BENCH_OBJECTDS[off]}")
+    t_on1=$(bench_cpu_ticks "${BENCH_OBJECTDS[on]}")
+    read -r _ n_off < <(bench_h2load_parse "$BENCH_TMP/side.off") ||
+        bench_die "side by side round $r (off): not a valid measurement"
+    read -r _ n_on < <(bench_h2load_parse "$BENCH_TMP/side.on") ||
+        bench_die "side by side round $r (on): not a valid measurement"
+    ON_REQUESTS=$((ON_REQUESTS + n_on))
+    c_off_s=$(bench_cpu_us_per_req $((t_off1 - t_off0)) "$n_off")
+    c_on_s=$(bench_cpu_us_per_req $((t_on1 - t_on0)) "$n_on")
+    SIDE+=("$(bench_ratio "$c_on_s" "$c_off_s")")
+    printf 'side by side %d: off %6d req %8s us CPU/req   on %6d req %8s us CPU/req   on/off %s\n' \
+        "$r" "$n_off" "$c_off_s" "$n_on" "$c_on_s" "${SIDE[-1]}"
+done
+if ((SIDE_ROUNDS > 0)); then
+    side_m=$(bench_median "${SIDE[@]}")
+    printf 'side by side: CPU per request on/off, median %s - throughput ratio this implies %s\n' \
+        "$side_m" "$(bench_ratio 1 "$side_m")"
+fi
+
 # Every "on" request: a SERVER span and one CLIENT span (object_get), plus
 # the warm-up and the create; what objectd dropped is in its metrics.
 sleep 3 # the flush timer (200 ms), the batch wait (1 s), the POST
@@ -271,3 +345,5 @@ awk -v s=$((s1 - s0)) -v w=$((w1 - w0)) -v a="$t0" -v b="$t1" 'BEGIN {
 }'
 bench_objectd_kill on
 bench_objectd_kill off
+# The collector ends with the "on" instance (end of file on the pipe).
+[[ -z $COLLECTOR_PID ]] || wait "$COLLECTOR_PID" 2>/dev/null || true
