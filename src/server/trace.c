@@ -254,8 +254,8 @@ void trace_export_db(const trace_ctx *parent, const char *db_system,
 enum { SPAN_FIXED_MAX = 768 };
 
 /* Ids as lower-case hex: five of them (80 bytes of text) per request and
- * its two spans, so 16 bytes at a time where SSE2 is there (all of
- * x86-64): split into nibbles, interleave high and low, and add '0', or
+ * its two spans, so 8 bytes (16 digits) at a time where SSE2 is there (all
+ * of x86-64): split into nibbles, interleave high and low, and add '0', or
  * 'a' - 10 where a nibble is over 9. */
 static char *put_hex(char *p, const uint8_t *id, size_t n) {
 #if defined(__SSE2__)

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -445,6 +446,23 @@ static void test_access_lines(void) {
     }
     CHECK_EQ_INT(lines, written);
     CHECK_EQ_INT(last, n - 1);
+
+    /* A named pipe given as the path is enlarged too. */
+    char fifo[] = "/tmp/objectd-test-fifo-XXXXXX";
+    int tmp = mkstemp(fifo);
+    CHECK(tmp >= 0);
+    close(tmp);
+    unlink(fifo);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    int rd =
+        open(fifo, O_RDONLY | O_NONBLOCK); /* so the writer's open goes on */
+    CHECK(rd >= 0);
+    CHECK(log_access_open(fifo) == 0);
+    if (enlarged)
+        CHECK(fcntl(rd, F_GETPIPE_SZ) >= want_pipe);
+    log_access_close();
+    close(rd);
+    unlink(fifo);
 }
 
 int main(void) {
