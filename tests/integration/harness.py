@@ -16,7 +16,8 @@ What lives here:
     or error.
 
 Every wait is bounded by a timeout, and every server started through this
-module is killed at the latest when the process exits (atexit, watchdog).
+module is killed, and its temp dir removed, at the latest when the process
+exits (atexit, watchdog).
 """
 
 import atexit
@@ -89,6 +90,10 @@ _LIVE = set()
 _LIVE_LOCK = threading.Lock()
 
 
+# Server.tmpdir of every Server not cleaned up yet; kill_all removes them.
+_TMPDIRS = set()
+
+
 def _register(proc):
     with _LIVE_LOCK:
         _LIVE.add(proc)
@@ -102,6 +107,8 @@ def _unregister(proc):
 def kill_all():
     with _LIVE_LOCK:
         procs = list(_LIVE)
+        tmpdirs = list(_TMPDIRS)
+        _TMPDIRS.clear()
     for p in procs:
         try:
             if p.poll() is None:
@@ -110,6 +117,11 @@ def kill_all():
         except Exception:
             pass
         _unregister(p)
+    # Temp dirs of servers that never got cleanup() (a class fixture that
+    # failed, a watchdog abort): removed after their processes are dead so
+    # no run leaves objectd-it-* behind in /tmp.
+    for d in tmpdirs:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 atexit.register(kill_all)
@@ -236,6 +248,8 @@ class Server:
                  raw_argv=None):
         self.bin = require_binary()
         self.tmpdir = tempfile.mkdtemp(prefix="objectd-it-")
+        with _LIVE_LOCK:
+            _TMPDIRS.add(self.tmpdir)
         if access_log is True:
             access_log = os.path.join(self.tmpdir, "access.log")
         self.access_log_path = access_log
@@ -389,6 +403,8 @@ class Server:
     def cleanup(self):
         self.kill()
         shutil.rmtree(self.tmpdir, ignore_errors=True)
+        with _LIVE_LOCK:
+            _TMPDIRS.discard(self.tmpdir)
 
     # -- output --
 

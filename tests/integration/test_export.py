@@ -7,8 +7,10 @@ and no compression (the worst case), on a seeded store of 150 standard-size
 objects (about 17 MB of NDJSON).
 """
 
+import atexit
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -30,6 +32,8 @@ def seeded_db():
     global _db
     if _db is None:
         d = tempfile.mkdtemp(prefix="objectd-export-")
+        # Shared by every test of the module: removed when the run ends.
+        atexit.register(shutil.rmtree, d, True)
         path = os.path.join(d, "seed.db")
         r = run([str(harness.require_binary()), "seed", "--db",
                  f"sqlite:{path}", "--objects", str(OBJECTS)], timeout=300)

@@ -6,8 +6,10 @@ limit with its GOAWAY, the drain under h2 load, and the protocol names in
 the access log. Raw-frame protocol cases live in test_h2_conformance.py.
 """
 
+import atexit
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +33,8 @@ def cert_pair():
     global _certdir
     if _certdir is None:
         _certdir = tempfile.mkdtemp(prefix="objectd-tls-")
+        # Shared by every test of the module: removed when the run ends.
+        atexit.register(shutil.rmtree, _certdir, True)
         r = run([OPENSSL, "req", "-x509", "-newkey", "ec", "-pkeyopt",
                  "ec_paramgen_curve:P-256", "-nodes", "-keyout",
                  os.path.join(_certdir, "key.pem"), "-out",

@@ -67,6 +67,7 @@ class Nginx:
                  os.path.join(d, "cert.pem"), "-days", "2", "-subj",
                  "/CN=localhost"], timeout=30)
         if r.returncode != 0:
+            shutil.rmtree(d, ignore_errors=True)  # stop() is never reached
             raise RuntimeError(r.stderr.decode())
         self.h1 = harness.free_port()
         self.h2c = harness.free_port()

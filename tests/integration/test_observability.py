@@ -141,8 +141,9 @@ class ObsTestCase(ServerTestCase):
 
 class TestAdminListener(ObsTestCase):
     def test_split(self):
-        srv = self.start_server("--db", "sqlite:" + os.path.join(
-            tempfile.mkdtemp(prefix="objectd-obs-"), "a.db"))
+        d = tempfile.mkdtemp(prefix="objectd-obs-")
+        self.addCleanup(shutil.rmtree, d, True)
+        srv = self.start_server("--db", "sqlite:" + os.path.join(d, "a.db"))
         self.assertIsNotNone(srv.admin_port)
         self.assertNotEqual(srv.admin_port, srv.port)
         for path in ("/metrics", "/debug/queries",
