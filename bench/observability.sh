@@ -176,8 +176,6 @@ if [[ $ACCESS_LOG == stdout ]]; then
     # pipe), and a kill of it from the exit trap made bash 5.2 print
     # "pop_var_context" and skip the rest of the trap.
     COLLECTOR_PID=$!
-    # (set and unset rather than a VAR=value prefix on the call: bash 5.2
-    # then prints "pop_var_context" from the exit trap)
     BENCH_STDOUT=$BENCH_TMP/access.fifo
     bench_objectd_spawn on "$ON_PORT" "$THREADS" \
         --db "sqlite:$BENCH_TMP/on.db" --admin-listen "127.0.0.1:$ADMIN_PORT" --access-log - \
