@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "digits.h"
 #include "dtoa.h"
 #include "json.h"
 #include "select.h"
@@ -59,12 +60,6 @@ enum {
 
 /* Constant keys need no escaping; pass them with their length. */
 #define KEY(s) s, sizeof(s) - 1
-
-static const char pairs[200] = {"0001020304050607080910111213141516171819"
-                                "2021222324252627282930313233343536373839"
-                                "4041424344454647484950515253545556575859"
-                                "6061626364656667686970717273747576777879"
-                                "8081828384858687888990919293949596979899"};
 
 /* ---- The JSON writer ---- */
 
@@ -191,7 +186,7 @@ static void civil_from_days(int64_t days, int64_t *y, unsigned *m,
 }
 
 static char *put2(char *p, unsigned v) {
-    memcpy(p, pairs + 2 * v, 2);
+    memcpy(p, digit_pairs + 2 * v, 2);
     return p + 2;
 }
 

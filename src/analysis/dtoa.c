@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "digits.h"
+
 __extension__ typedef unsigned __int128 u128;
 
 #define C_MIN ((uint64_t)1 << 52) /* the hidden bit */
@@ -736,50 +738,6 @@ static uint64_t to_decimal(int q, uint64_t c, int *exp10) {
     return t;
 }
 
-static const char pairs[200] = {"0001020304050607080910111213141516171819"
-                                "2021222324252627282930313233343536373839"
-                                "4041424344454647484950515253545556575859"
-                                "6061626364656667686970717273747576777879"
-                                "8081828384858687888990919293949596979899"};
-
-/* Exactly 8 digits of |x| < 10^8, leading zeros included, computed in
- * parallel lanes of one 64-bit word (two lanes of 4 digits, four of 2,
- * eight of 1) rather than by eight divisions; the first digit is the
- * lowest byte. The multiply-shift pairs are exact quotients for the lane
- * ranges: 10486 / 2^20 for /100 below 10^4, 103 / 2^10 for /10 below
- * 100. */
-static inline uint64_t digits8(uint32_t x) {
-    uint64_t z = (uint64_t)(x / 10000) | (uint64_t)(x % 10000) << 32;
-    uint64_t q = ((z * 10486) >> 20) & 0x0000007F0000007F;
-    z = q | (z - q * 100) << 16;
-    q = ((z * 103) >> 10) & 0x000F000F000F000F;
-    z = q | (z - q * 10) << 8;
-    return z + 0x3030303030303030; /* '0' in every byte */
-}
-
-/* Stores the 8 bytes of |z|, the lowest first. */
-static inline void store8(char *p, uint64_t z) {
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    z = __builtin_bswap64(z);
-#endif
-    memcpy(p, &z, 8);
-}
-
-/* Number of decimal digits of 0 < |f| < 10^17. */
-static int ndigits(uint64_t f) {
-    /* clang-format off */
-    static const uint64_t p10[18] = {
-        1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000,
-        1000000000, 10000000000, 100000000000, 1000000000000,
-        10000000000000, 100000000000000, 1000000000000000,
-        10000000000000000, 100000000000000000};
-    /* clang-format on */
-    /* log10(2) ~ 1233 / 4096: a first guess from the bit length that is
-     * exact or one short. */
-    int t = ((64 - __builtin_clzll(f)) * 1233) >> 12;
-    return t + (f >= p10[t]);
-}
-
 /* "e+x" or "e-x" at |p|; returns the end. */
 static char *put_exponent(char *p, int x) {
     *p++ = 'e';
@@ -787,10 +745,10 @@ static char *put_exponent(char *p, int x) {
     unsigned ax = (unsigned)(x < 0 ? -x : x);
     if (ax >= 100) {
         *p++ = (char)('0' + ax / 100);
-        memcpy(p, pairs + 2 * (ax % 100), 2);
+        memcpy(p, digit_pairs + 2 * (ax % 100), 2);
         p += 2;
     } else if (ax >= 10) {
-        memcpy(p, pairs + 2 * ax, 2);
+        memcpy(p, digit_pairs + 2 * ax, 2);
         p += 2;
     } else {
         *p++ = (char)('0' + ax);
@@ -806,7 +764,7 @@ static char *put_exponent(char *p, int x) {
  * stores whose excess later stores overwrite (or that lie past the end;
  * at most 30 bytes in). */
 static size_t format8(char *out, int neg, uint32_t f, int e) {
-    int nd = ndigits(f), len = nd;
+    int nd = (int)decimal_len(f), len = nd;
     uint64_t z = digits8(f);
     /* Trailing zeros: the zero bytes of z ^ "00000000" at its top (the
      * last digit is the top byte); f > 0, so not all of them. */
@@ -855,7 +813,7 @@ static size_t format(char *out, int neg, uint64_t f, int e) {
         return format8(out, neg, (uint32_t)f, e);
     char d[48];
     char *dig, *b = out;
-    int len = ndigits(f);
+    int len = (int)decimal_len(f);
     d[0] = (char)('0' + f / 10000000000000000);
     store8(d + 1, digits8((uint32_t)(f / 100000000 % 100000000)));
     store8(d + 9, digits8((uint32_t)(f % 100000000)));

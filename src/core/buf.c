@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "digits.h"
+
 void buf_init(buf *b, size_t max) {
     b->data = NULL;
     b->len = 0;
@@ -45,32 +47,20 @@ int buf_append_char(buf *b, char c) {
     return buf_append(b, &c, 1);
 }
 
-static const char digit_pairs[201] = "0001020304050607080910111213141516171819"
-                                     "2021222324252627282930313233343536373839"
-                                     "4041424344454647484950515253545556575859"
-                                     "6061626364656667686970717273747576777879"
-                                     "8081828384858687888990919293949596979899";
+const char digit_pairs[200] = {"0001020304050607080910111213141516171819"
+                               "2021222324252627282930313233343536373839"
+                               "4041424344454647484950515253545556575859"
+                               "6061626364656667686970717273747576777879"
+                               "8081828384858687888990919293949596979899"};
 
-static const unsigned long long pow10[20] = {1ull,
-                                             10ull,
-                                             100ull,
-                                             1000ull,
-                                             10000ull,
-                                             100000ull,
-                                             1000000ull,
-                                             10000000ull,
-                                             100000000ull,
-                                             1000000000ull,
-                                             10000000000ull,
-                                             100000000000ull,
-                                             1000000000000ull,
-                                             10000000000000ull,
-                                             100000000000000ull,
-                                             1000000000000000ull,
-                                             10000000000000000ull,
-                                             100000000000000000ull,
-                                             1000000000000000000ull,
-                                             10000000000000000000ull};
+/* clang-format off */
+const uint64_t digit_pow10[20] = {
+    1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull,
+    10000000ull, 100000000ull, 1000000000ull, 10000000000ull,
+    100000000000ull, 1000000000000ull, 10000000000000ull,
+    100000000000000ull, 1000000000000000ull, 10000000000000000ull,
+    100000000000000000ull, 1000000000000000000ull, 10000000000000000000ull};
+/* clang-format on */
 
 /* Two digits at a time from |end| backwards, in 32-bit arithmetic. */
 static char *put_u32_backwards(char *end, unsigned v) {
@@ -89,40 +79,26 @@ static char *put_u32_backwards(char *end, unsigned v) {
     return end;
 }
 
-/* The digit count from the bit length (log10 2 ~ 1233 / 4096, then one
- * comparison); eight digits at a time split off with one 64-bit division,
+/* Eight digits at a time split off with one 64-bit division (digits8),
  * the rest in 32-bit arithmetic: trace spans, access lines and response
  * heads write a dozen of these numbers per request. */
 size_t fmt_u64(char *out, unsigned long long v) {
-    unsigned t = (unsigned)(64 - __builtin_clzll(v | 1)) * 1233 >> 12;
-    size_t n = t + (v >= pow10[t]);
-    if (n == 0)
-        n = 1;
+    size_t n = decimal_len(v);
     char *p = out + n;
     while (v > 0xFFFFFFFFull) {
         unsigned long long q = v / 100000000u;
-        unsigned r = (unsigned)(v - q * 100000000u);
-        for (int i = 0; i < 4; i++, r /= 100) {
-            p -= 2;
-            memcpy(p, digit_pairs + 2 * (r % 100), 2);
-        }
+        p -= 8;
+        store8(p, digits8((uint32_t)(v - q * 100000000u)));
         v = q;
     }
     put_u32_backwards(p, (unsigned)v);
     return n;
 }
 
-/* Split in halves first (five digits, four), then pairs: short chains of
- * multiplications rather than one chain of eight divisions by 100. Each
- * span writes four of these (its start and end nanoseconds). */
+/* Each span writes four of these (its start and end nanoseconds). */
 size_t fmt_u32_fixed9(char *out, unsigned v) {
-    unsigned hi = v / 10000u, lo = v % 10000u; /* hi < 100000 */
-    unsigned h3 = hi / 100u, h2 = hi % 100u;   /* h3 < 1000 */
-    out[0] = (char)('0' + h3 / 100u);
-    memcpy(out + 1, digit_pairs + 2 * (h3 % 100u), 2);
-    memcpy(out + 3, digit_pairs + 2 * h2, 2);
-    memcpy(out + 5, digit_pairs + 2 * (lo / 100u), 2);
-    memcpy(out + 7, digit_pairs + 2 * (lo % 100u), 2);
+    out[0] = (char)('0' + v / 100000000u);
+    store8(out + 1, digits8(v % 100000000u));
     return 9;
 }
 
