@@ -375,48 +375,6 @@ static void test_fast_path(void) {
     CHECK_EQ_INT(fast_differ, 0);
 }
 
-/* The analysis's integers (fmt_u64) against printf's %llu: every value
- * below 100,000, the neighbours of every power of ten, random values of
- * every length, the largest. The buffer is exactly DTOA_BUFSIZE bytes, so
- * that ASan sees any store past it. */
-static void test_uint(void) {
-    long checked = 0, bad = 0;
-    char *out = malloc(DTOA_BUFSIZE);
-    CHECK(out != NULL);
-    if (out == NULL)
-        return;
-    uint64_t v = 0;
-    for (int i = 0;; i++) {
-        if (i < 100000)
-            v = (uint64_t)i;
-        else if (i < 100000 + 20 * 3) {
-            int k = (i - 100000) / 3;
-            uint64_t p = 1;
-            for (int j = 0; j < k; j++)
-                p *= 10;
-            v = p + (uint64_t)((i - 100000) % 3) - 1;
-        } else if (i < 100000 + 60 + 200000)
-            v = rng() >> (rng() % 64);
-        else
-            break;
-        char want[32];
-        snprintf(want, sizeof want, "%llu", (unsigned long long)v);
-        size_t n = fmt_u64(out, v);
-        out[n] = '\0';
-        checked++;
-        if (n != strlen(want) || strcmp(out, want) != 0) {
-            if (bad++ < 10)
-                fprintf(stderr, "  fmt_u64(%s) gave \"%s\"\n", want, out);
-        }
-    }
-    CHECK_EQ_INT(fmt_u64(out, UINT64_MAX), 20);
-    out[20] = '\0';
-    CHECK_EQ_STR(out, "18446744073709551615");
-    CHECK_EQ_INT(bad, 0);
-    CHECK(checked > 300000);
-    free(out);
-}
-
 /* Not a pass/fail test: how much faster than printf, for the report. */
 static void test_speed(void) {
     enum { N = 1000000 };
@@ -460,7 +418,6 @@ int main(void) {
     TEST_RUN(test_js_format);
     TEST_RUN(test_property);
     TEST_RUN(test_fast_path);
-    TEST_RUN(test_uint);
     TEST_RUN(test_speed);
     return TEST_END();
 }

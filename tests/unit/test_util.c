@@ -245,6 +245,7 @@ static void test_json_strings(void) {
     }
 }
 
+/* fmt_u64 and fmt_u32_fixed9 against printf. */
 static void test_fmt_u64(void) {
     unsigned long long edge[64];
     size_t ne = 0;
@@ -257,18 +258,27 @@ static void test_fmt_u64(void) {
         if (t > UINT64_MAX / 10)
             break;
     }
+    /* fmt_u64 writes into exactly the 20 bytes it promises to need (on
+     * the heap, so that ASan sees any store past them): the edges above,
+     * every value below 100,000, then random values of every length. */
+    char *out = malloc(20);
+    CHECK(out != NULL);
+    if (out == NULL)
+        return;
     srand(11);
-    for (int i = 0; i < 20000; i++) {
+    for (int i = 0; i < (int)ne + 100000 + 200000; i++) {
         unsigned long long v = i < (int)ne ? edge[i]
-                                           : ((unsigned long long)rand() << 42 ^
-                                              (unsigned long long)rand() << 21 ^
-                                              (unsigned long long)rand()) >>
-                                                 (rand() % 64);
+                               : i < (int)ne + 100000
+                                   ? (unsigned long long)(i - (int)ne)
+                                   : ((unsigned long long)rand() << 42 ^
+                                      (unsigned long long)rand() << 21 ^
+                                      (unsigned long long)rand()) >>
+                                         (rand() % 64);
         char want[32], got[32];
         int wn = snprintf(want, sizeof want, "%llu", v);
-        size_t gn = fmt_u64(got, v);
+        size_t gn = fmt_u64(out, v);
         CHECK_EQ_INT((long long)gn, wn);
-        CHECK(gn == (size_t)wn && memcmp(got, want, gn) == 0);
+        CHECK(gn == (size_t)wn && memcmp(out, want, gn) == 0);
         unsigned frac = (unsigned)(v % 1000000000u);
         snprintf(want, sizeof want, "%09u", frac);
         CHECK_EQ_INT((long long)fmt_u32_fixed9(got, frac), 9);
@@ -287,6 +297,9 @@ static void test_fmt_u64(void) {
     char got9[9];
     fmt_u32_fixed9(got9, 999999999u);
     CHECK(memcmp(got9, "999999999", 9) == 0);
+    CHECK_EQ_INT((long long)fmt_u64(out, UINT64_MAX), 20);
+    CHECK(memcmp(out, "18446744073709551615", 20) == 0);
+    free(out);
 }
 
 /* The next line of |*text| parsed as JSON; NULL after the last one. A
