@@ -490,18 +490,15 @@ void trace_thread_cleanup(void) {
 }
 
 /* The batch document around the spans' text. */
+/* clang-format off */
 static const char batch_head[] =
-    "{\"resourceSpans\":[{\"resource\":{\"attributes\":[" ATTR0(
-        "service.name",
-        "stringValue") "\"objectd\"" ATTR("service.version",
-                                          "stringValue") "\"" OBJECTD_VERSION
-                                                         "\"}}"
-                                                         "]},\"scopeSpans\":[{"
-                                                         "\"scope\":{\"name\":"
-                                                         "\"objectd\","
-                                                         "\"version\":"
-                                                         "\"" OBJECTD_VERSION
-                                                         "\"},\"spans\":[";
+    "{\"resourceSpans\":[{\"resource\":{\"attributes\":["
+        ATTR0("service.name", "stringValue") "\"objectd\""
+        ATTR("service.version", "stringValue") "\"" OBJECTD_VERSION "\"}}"
+    "]},\"scopeSpans\":[{"
+        "\"scope\":{\"name\":\"objectd\",\"version\":\"" OBJECTD_VERSION "\"},"
+        "\"spans\":[";
+/* clang-format on */
 static const char batch_tail[] = "]}]}]}";
 
 /* Sends |iov| whole (sendmsg may take part of it). 0 or -1. */
