@@ -62,36 +62,28 @@ const uint64_t digit_pow10[20] = {
     100000000000000000ull, 1000000000000000000ull, 10000000000000000000ull};
 /* clang-format on */
 
-/* Two digits at a time from |end| backwards, in 32-bit arithmetic. */
-static char *put_u32_backwards(char *end, unsigned v) {
-    while (v >= 100) {
-        unsigned r = v % 100;
-        v /= 100;
-        end -= 2;
-        memcpy(end, digit_pairs + 2 * r, 2);
-    }
-    if (v >= 10) {
-        end -= 2;
-        memcpy(end, digit_pairs + 2 * v, 2);
-    } else {
-        *--end = (char)('0' + v);
-    }
-    return end;
-}
-
-/* Eight digits at a time split off with one 64-bit division (digits8),
- * the rest in 32-bit arithmetic: trace spans, access lines and response
- * heads write a dozen of these numbers per request. */
-size_t fmt_u64(char *out, unsigned long long v) {
+/* Eight digits at a time (digits8: one 64-bit word, no division per
+ * digit): groups of eight split off the end with one 64-bit division
+ * each, then the first one to eight digits written as eight with their
+ * leading zeros shifted out - a store of 8 bytes, which the 20 bytes of
+ * room allow - before the groups, which overwrite what it wrote past
+ * them. */
+size_t fmt_u64_wide(char *out, unsigned long long v) {
     size_t n = decimal_len(v);
-    char *p = out + n;
-    while (v > 0xFFFFFFFFull) {
+    uint32_t group[2]; /* UINT64_MAX: 20 digits, 4 + 8 + 8 */
+    size_t ngroups = 0;
+    while (v >= 100000000u) {
         unsigned long long q = v / 100000000u;
-        p -= 8;
-        store8(p, digits8((uint32_t)(v - q * 100000000u)));
+        group[ngroups++] = (uint32_t)(v - q * 100000000u);
         v = q;
     }
-    put_u32_backwards(p, (unsigned)v);
+    size_t head = n - 8 * ngroups;
+    store8(out, digits8((uint32_t)v) >> (8 * (8 - head)));
+    char *p = out + head;
+    while (ngroups > 0) {
+        store8(p, digits8(group[--ngroups]));
+        p += 8;
+    }
     return n;
 }
 

@@ -52,8 +52,29 @@ int buf_appendf(buf *b, const char *fmt, ...)
 /* Removes the first |n| bytes, moving the rest to the front. */
 void buf_consume(buf *b, size_t n);
 
-/* Writes the decimal digits of |v| to |out| (room for 20); returns count. */
-size_t fmt_u64(char *out, unsigned long long v);
+/* Writes the decimal digits of |v| to |out| (room for 20); returns count.
+ * Below 1000 - status codes, row and query counts, small sizes: half the
+ * numbers an access line and its spans hold - inline, without a call;
+ * fmt_u64_wide (any value) otherwise. */
+size_t fmt_u64_wide(char *out, unsigned long long v);
+static inline size_t fmt_u64(char *out, unsigned long long v) {
+    if (v >= 1000)
+        return fmt_u64_wide(out, v);
+    unsigned u = (unsigned)v;
+    if (u < 10) {
+        out[0] = (char)('0' + u);
+        return 1;
+    }
+    if (u < 100) {
+        out[0] = (char)('0' + u / 10);
+        out[1] = (char)('0' + u % 10);
+        return 2;
+    }
+    out[0] = (char)('0' + u / 100);
+    out[1] = (char)('0' + u / 10 % 10);
+    out[2] = (char)('0' + u % 10);
+    return 3;
+}
 
 /* Writes |v| (< 10^9) as exactly nine digits, zeros in front; returns 9. */
 size_t fmt_u32_fixed9(char *out, unsigned v);

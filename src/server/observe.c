@@ -101,19 +101,92 @@ void observe_request_abandoned(exchange *ex, int32_t stream_id) {
                         stream_id);
 }
 
+/* A method we route (GET, POST, ...) is one of our own tokens and needs
+ * no escaping; any other is what the client sent. */
+static char *put_method(char *p, const exchange *ex) {
+    if (ex->method == HTTP_OTHER)
+        return p + json_quote(p, ex->method_str, ex->method_len);
+    *p++ = '"';
+    memcpy(p, ex->method_str, ex->method_len);
+    p += ex->method_len;
+    *p++ = '"';
+    return p;
+}
+
 void observe_request_end(const exchange *ex, const char *protocol,
                          int32_t stream_id) {
     uint64_t now = time_mono_ns();
     uint64_t duration = now - ex->start_ns;
     metrics_request_end(ex->route, ex->method, ex->status, duration,
                         ex->observed);
+    /* The access line first: the span below copies its quoted path. */
+    log_line *l = log_access_begin();
+    char *p = NULL;
+    const char *path_json = NULL;
+    size_t path_json_len = 0;
+    const char *tpl = ex->route ? ex->route->template : NULL;
+    if (l != NULL) {
+        /* One reservation for the whole line, then plain writes: the
+         * access log costs every request this. */
+        size_t tpl_len = tpl ? strlen(tpl) : 0;
+        size_t proto_len = strlen(protocol);
+        p = log_reserve(l, ACCESS_FIXED_MAX + JSON_QUOTED_MAX(ex->method_len) +
+                               JSON_QUOTED_MAX(ex->path_len) +
+                               JSON_QUOTED_MAX(tpl_len) +
+                               JSON_QUOTED_MAX(proto_len));
+        if (p != NULL) {
+            JSON_PUT_LIT(p, ",\"http.request.method\":");
+            p = put_method(p, ex);
+            JSON_PUT_LIT(p, ",\"url.path\":");
+            path_json = p;
+            p += json_quote(p, ex->path, ex->path_len);
+            path_json_len = (size_t)(p - path_json);
+            if (tpl) { /* ours, and plain (test_trace checks), as below */
+                JSON_PUT_LIT(p, ",\"http.route\":\"");
+                memcpy(p, tpl, tpl_len);
+                p += tpl_len;
+                *p++ = '"';
+            }
+            JSON_PUT_LIT(p, ",\"http.response.status_code\":");
+            p += fmt_u64(p, (unsigned)(ex->status > 0 ? ex->status : 0));
+            JSON_PUT_LIT(p, ",\"http.response.body.bytes\":");
+            p += fmt_u64(p,
+                         ex->streaming ? ex->streamed : exchange_body_len(ex));
+            JSON_PUT_LIT(p, ",\"network.protocol.name\":\"");
+            memcpy(p, protocol, proto_len); /* "http/1.1", "h2c", "h2" */
+            p += proto_len;
+            *p++ = '"';
+            JSON_PUT_LIT(p, ",\"event.duration\":");
+            p += fmt_u64(p, duration);
+            if (stream_id > 0) {
+                JSON_PUT_LIT(p, ",\"http2.stream_id\":");
+                p += fmt_u64(p, (unsigned)stream_id);
+            }
+            JSON_PUT_LIT(p, ",\"objectd.db.queries\":");
+            p += fmt_u64(p, ex->trace.db_queries);
+            JSON_PUT_LIT(p, ",\"objectd.db.duration\":");
+            p += fmt_u64(p, ex->trace.db_ns);
+            if (ex->observed) {
+                JSON_PUT_LIT(p, ",\"trace.id\":\"");
+                trace_hex(ex->trace.trace_id, 16, p);
+                p += 32;
+                JSON_PUT_LIT(p, "\",\"span.id\":\"");
+                trace_hex(ex->trace.span_id, 8, p);
+                p += 16;
+                *p++ = '"';
+            }
+        }
+    }
     if (ex->observed) {
         trace_request_info info = {
             .method = ex->method_str,
             .method_len = ex->method_len,
+            .method_plain = ex->method != HTTP_OTHER,
             .path = ex->path,
             .path_len = ex->path_len,
-            .route = ex->route ? ex->route->template : NULL,
+            .path_json = path_json,
+            .path_json_len = path_json_len,
+            .route = tpl,
             .status = ex->status,
             .protocol = protocol,
             .start_mono_ns = ex->start_ns,
@@ -123,61 +196,13 @@ void observe_request_end(const exchange *ex, const char *protocol,
     }
     /* Spans (this one, its queries') and the access line wait in this
      * thread's buffers: the worker hands them over within 200 ms. */
-    log_line *l = log_access_begin();
     if (l == NULL) {
         if (ex->observed && ex->trace.sampled)
             worker_note_buffered(ex->worker);
         return;
     }
-    /* One reservation for the whole line, then plain writes: the access
-     * log costs every request this. */
-    const char *tpl = ex->route ? ex->route->template : NULL;
-    size_t tpl_len = tpl ? strlen(tpl) : 0;
-    size_t proto_len = strlen(protocol);
-    char *p = log_reserve(
-        l, ACCESS_FIXED_MAX + JSON_QUOTED_MAX(ex->method_len) +
-               JSON_QUOTED_MAX(ex->path_len) + JSON_QUOTED_MAX(tpl_len) +
-               JSON_QUOTED_MAX(proto_len));
-    if (p != NULL) {
-        JSON_PUT_LIT(p, ",\"http.request.method\":");
-        p += json_quote(p, ex->method_str, ex->method_len);
-        JSON_PUT_LIT(p, ",\"url.path\":");
-        p += json_quote(p, ex->path, ex->path_len);
-        if (tpl) { /* ours, and plain (test_trace checks), as below */
-            JSON_PUT_LIT(p, ",\"http.route\":\"");
-            memcpy(p, tpl, tpl_len);
-            p += tpl_len;
-            *p++ = '"';
-        }
-        JSON_PUT_LIT(p, ",\"http.response.status_code\":");
-        p += fmt_u64(p, (unsigned)(ex->status > 0 ? ex->status : 0));
-        JSON_PUT_LIT(p, ",\"http.response.body.bytes\":");
-        p += fmt_u64(p, ex->streaming ? ex->streamed : exchange_body_len(ex));
-        JSON_PUT_LIT(p, ",\"network.protocol.name\":\"");
-        memcpy(p, protocol, proto_len); /* "http/1.1", "h2c", "h2" */
-        p += proto_len;
-        *p++ = '"';
-        JSON_PUT_LIT(p, ",\"event.duration\":");
-        p += fmt_u64(p, duration);
-        if (stream_id > 0) {
-            JSON_PUT_LIT(p, ",\"http2.stream_id\":");
-            p += fmt_u64(p, (unsigned)stream_id);
-        }
-        JSON_PUT_LIT(p, ",\"objectd.db.queries\":");
-        p += fmt_u64(p, ex->trace.db_queries);
-        JSON_PUT_LIT(p, ",\"objectd.db.duration\":");
-        p += fmt_u64(p, ex->trace.db_ns);
-        if (ex->observed) {
-            JSON_PUT_LIT(p, ",\"trace.id\":\"");
-            trace_hex(ex->trace.trace_id, 16, p);
-            p += 32;
-            JSON_PUT_LIT(p, "\",\"span.id\":\"");
-            trace_hex(ex->trace.span_id, 8, p);
-            p += 16;
-            *p++ = '"';
-        }
+    if (p != NULL)
         log_commit(l, p);
-    }
     log_end(l);
     worker_note_buffered(ex->worker);
 }

@@ -54,10 +54,13 @@ typedef struct span_rec {
     const char *name;          /* CLIENT: the query's name */
     const char *route;         /* SERVER: the route template, or NULL */
     const char *db_system;     /* CLIENT */
-    const char *proto_version; /* SERVER: "1.1" or "2" */
+    uint8_t http2;             /* SERVER: HTTP/2, else HTTP/1.1 */
     uint64_t rows;             /* CLIENT */
     const char *method, *path; /* SERVER, not NUL-terminated */
     size_t method_len, path_len;
+    int method_plain;      /* SERVER: the method needs no escaping */
+    const char *path_json; /* SERVER: the path as JSON text, or NULL */
+    size_t path_json_len;
 } span_rec;
 
 /* Spans travel as text. A thread formats each span it finishes straight
@@ -207,14 +210,21 @@ void trace_export_request(const trace_ctx *t, const trace_request_info *in) {
         .start_ns = to_wall(in->start_mono_ns),
         .end_ns = to_wall(in->end_mono_ns),
         .route = in->route,
-        .proto_version = strcmp(in->protocol, "http/1.1") == 0 ? "1.1" : "2",
+        /* "h2" and "h2c"; the other is "http/1.1". */
+        .http2 = in->protocol[0] == 'h' && in->protocol[1] == '2',
         .method = in->method,
         .method_len = in->method_len < METHOD_MAX_BYTES ? in->method_len
                                                         : METHOD_MAX_BYTES,
+        .method_plain = in->method_plain && in->method_len <= METHOD_MAX_BYTES,
         .path = in->path,
         .path_len =
             in->path_len < PATH_MAX_BYTES ? in->path_len : PATH_MAX_BYTES,
     };
+    /* The caller's quoted path is the same text unless the path is cut. */
+    if (in->path_json != NULL && in->path_len <= PATH_MAX_BYTES) {
+        s.path_json = in->path_json;
+        s.path_json_len = in->path_json_len;
+    }
     emit(&s);
 }
 
@@ -303,7 +313,7 @@ static char *put_str(char *p, const char *s, size_t n) {
 static _Thread_local struct {
     uint64_t second;
     size_t len;
-    char digits[20];
+    char digits[24]; /* copied 16 at a time: 11 at most (2^64 ns) */
 } tls_second = {.second = UINT64_MAX};
 
 static char *put_time_str(char *p, uint64_t ns) {
@@ -315,7 +325,7 @@ static char *put_time_str(char *p, uint64_t ns) {
             tls_second.len = fmt_u64(tls_second.digits, second);
             tls_second.second = second;
         }
-        memcpy(p, tls_second.digits, tls_second.len);
+        memcpy(p, tls_second.digits, 16); /* a fixed size: no call */
         p += tls_second.len;
         p += fmt_u32_fixed9(p, frac);
     } else {
@@ -365,15 +375,27 @@ static size_t format_span(char *out, const span_rec *s, size_t route_len,
         /* "GET /api/v1/objects/{id}": method and route, as the HTTP
          * semantic conventions name a server span; the method alone when
          * no route matched. */
-        char name[METHOD_MAX_BYTES + 1 + NAME_MAX_BYTES];
-        size_t n = s->method_len;
-        memcpy(name, s->method, n);
-        if (route_len) {
-            name[n++] = ' ';
-            memcpy(name + n, s->route, route_len);
-            n += route_len;
+        if (s->method_plain) { /* and the route is plain too */
+            *p++ = '"';
+            memcpy(p, s->method, s->method_len);
+            p += s->method_len;
+            if (route_len) {
+                *p++ = ' ';
+                memcpy(p, s->route, route_len);
+                p += route_len;
+            }
+            *p++ = '"';
+        } else {
+            char name[METHOD_MAX_BYTES + 1 + NAME_MAX_BYTES];
+            size_t n = s->method_len;
+            memcpy(name, s->method, n);
+            if (route_len) {
+                name[n++] = ' ';
+                memcpy(name + n, s->route, route_len);
+                n += route_len;
+            }
+            p = put_str(p, name, n);
         }
-        p = put_str(p, name, n);
         JSON_PUT_LIT(p, ",\"kind\":2,\"startTimeUnixNano\":");
     } else {
         p = put_plain(p, s->name, name_len);
@@ -387,15 +409,24 @@ static size_t format_span(char *out, const span_rec *s, size_t route_len,
         /* network.protocol.name is left out: the conventions want it only
          * when it is not "http". */
         JSON_PUT_LIT(p, ATTR0("http.request.method", "stringValue"));
-        p = put_str(p, s->method, s->method_len);
+        p = s->method_plain ? put_plain(p, s->method, s->method_len)
+                            : put_str(p, s->method, s->method_len);
         JSON_PUT_LIT(p, ATTR("url.path", "stringValue"));
-        p = put_str(p, s->path, s->path_len);
+        if (s->path_json != NULL) {
+            memcpy(p, s->path_json, s->path_json_len);
+            p += s->path_json_len;
+        } else {
+            p = put_str(p, s->path, s->path_len);
+        }
         if (route_len) {
             JSON_PUT_LIT(p, ATTR("http.route", "stringValue"));
             p = put_plain(p, s->route, route_len);
         }
         JSON_PUT_LIT(p, ATTR("network.protocol.version", "stringValue"));
-        p = put_plain(p, s->proto_version, strlen(s->proto_version));
+        if (s->http2)
+            JSON_PUT_LIT(p, "\"2\"");
+        else
+            JSON_PUT_LIT(p, "\"1.1\"");
         JSON_PUT_LIT(p, ATTR("http.response.status_code", "intValue"));
         p = put_u64_str(p, (uint64_t)s->status);
     } else {

@@ -72,8 +72,13 @@ void trace_thread_cleanup(void);
 typedef struct trace_request_info {
     const char *method;
     size_t method_len;
+    int method_plain; /* a method we route: needs no JSON escaping */
     const char *path;
     size_t path_len;
+    /* The path already written as a JSON string (quotes included) by the
+     * caller - the access line's - or NULL. */
+    const char *path_json;
+    size_t path_json_len;
     const char *route; /* template, or NULL when unmatched */
     int status;
     const char *protocol; /* "http/1.1", "h2c", "h2" */

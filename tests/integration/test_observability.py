@@ -634,6 +634,49 @@ class TestTraces(ObsTestCase):
                for a in doc["resourceSpans"][0]["resource"]["attributes"]}
         self.assertEqual(res["service.name"], "objectd")
 
+    def test_unrouted_method_and_escaped_path(self):
+        # A method we have no route for is the client's text, and a path
+        # may need escaping: the span and the access line carry both
+        # exactly (the span's path is the access line's, copied), and a
+        # path over 160 bytes is cut in the span only.
+        tp = f"00-{self.TRACE}-{self.PARENT}-01"
+        long_tail = "a" * 200
+        sent = [("FOO", "/api/v1/objects"),
+                ("GET", '/api/v1/objects/a"b\\c'),
+                ("GET", "/api/v1/objects/" + long_tail + '"z')]
+        for method, path in sent:
+            with socket.create_connection(("127.0.0.1", self.srv.port)) as s:
+                s.sendall(f"{method} {path} HTTP/1.1\r\nHost: x\r\n"
+                          f"traceparent: {tp}\r\nConnection: close\r\n"
+                          "\r\n".encode())
+                head = s.recv(65536).split(b"\r\n", 1)[0]
+            self.assertRegex(head, rb"^HTTP/1.1 4\d\d ", (method, path))
+        entries = self.srv.wait_access(
+            lambda es: len([e for e in es
+                            if e.get("trace.id") == self.TRACE]) >= 3)
+        lines = [(e["http.request.method"], e["url.path"],
+                  e["http.response.status_code"]) for e in entries
+                 if e.get("trace.id") == self.TRACE]
+        self.assertEqual([(m, p) for m, p, _ in lines], sent)
+        spans = self.rx.wait_spans(
+            lambda s: len([x for x in s if x["traceId"] == self.TRACE
+                           and x["kind"] == 2]) >= 3)
+        self.assertFalse(self.rx.bad, self.rx.bad[:1])
+        servers = [x for x in spans
+                   if x["traceId"] == self.TRACE and x["kind"] == 2]
+        self.assertEqual(len(servers), 3, servers)
+        got = {}
+        for x in servers:
+            a = attrs(x)
+            got[a["url.path"]] = (x["name"], a["http.request.method"],
+                                  a["http.response.status_code"])
+        m, p, st = lines[0]
+        self.assertEqual(got[p], ("FOO", "FOO", str(st)))
+        m, p, st = lines[1]
+        self.assertEqual(got[p], ("GET /api/v1/objects/{id}", "GET", str(st)))
+        m, p, st = lines[2]
+        self.assertEqual(got[p[:160]][1:], ("GET", str(st)))
+
     def test_sampling(self):
         # Not sampled by the caller: nothing exported for it. Ratio 0: no
         # new trace is sampled either. A sampled one after them, to know

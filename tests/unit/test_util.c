@@ -245,7 +245,8 @@ static void test_json_strings(void) {
     }
 }
 
-/* fmt_u64 and fmt_u32_fixed9 against printf. */
+/* fmt_u64 (its inline part and fmt_u64_wide) and fmt_u32_fixed9 against
+ * printf. */
 static void test_fmt_u64(void) {
     unsigned long long edge[64];
     size_t ne = 0;
@@ -278,6 +279,10 @@ static void test_fmt_u64(void) {
         int wn = snprintf(want, sizeof want, "%llu", v);
         size_t gn = fmt_u64(out, v);
         CHECK_EQ_INT((long long)gn, wn);
+        CHECK(gn == (size_t)wn && memcmp(out, want, gn) == 0);
+        /* fmt_u64 writes values below 1000 inline; the out-of-line
+         * fmt_u64_wide it calls above them takes any value too. */
+        gn = fmt_u64_wide(out, v);
         CHECK(gn == (size_t)wn && memcmp(out, want, gn) == 0);
         unsigned frac = (unsigned)(v % 1000000000u);
         snprintf(want, sizeof want, "%09u", frac);
