@@ -71,6 +71,10 @@ typedef struct conn {
     unsigned orphaned : 1;        /* closed while the handler ran */
     unsigned stream_paused : 1;   /* a streamed body waits for the output */
 
+    /* On the worker's flush queue (conn_flush_later) while set. */
+    unsigned flush_queued : 1;
+    struct conn *flush_prev, *flush_next;
+
     struct h2_session *h2;  /* set once the peer speaks HTTP/2 */
     struct tls_conn *tls;   /* set on a TLS listener's connections */
     unsigned tls_ready : 1; /* handshake done, ALPN looked at */
@@ -85,6 +89,13 @@ void conn_set_protocol(conn *c, const char *protocol);
  * is written and |close_after| is set. */
 void conn_flush(conn *c);
 
+/* Queues |c| to be flushed once the callbacks of this loop iteration
+ * have run (conn_flush_queued, from the worker's check handle): the
+ * responses that complete together - under load, the database answers
+ * for dozens of streams come back in one wake-up - then leave in one
+ * write per connection, not one write each. */
+void conn_flush_later(conn *c);
+
 /* Closes now; memory is freed in the close callbacks. Idempotent. */
 void conn_close(conn *c);
 
@@ -93,14 +104,16 @@ void conn_set_timeout(conn *c, int kind, uint64_t ms);
 void conn_clear_timeout(conn *c);
 
 /* HTTP/2 (conn_h2.c). h2_start takes over a connection whose input begins
- * with the client preface; h2_on_input consumes |c->in|; h2_drain sends
+ * with the client preface; h2_on_input consumes |c->in|; h2_send writes
+ * what the session has queued (after a write, or when flushed later);
+ * h2_drain sends
  * GOAWAY and lets open streams finish; h2_on_idle is the idle timeout;
  * h2_free releases the session when the connection is freed. */
 int h2_start(conn *c);
 void h2_on_input(conn *c);
 void h2_drain(conn *c);
 void h2_on_idle(conn *c);
-void h2_after_write(conn *c);
+void h2_send(conn *c);
 void h2_free(conn *c);
 
 #endif

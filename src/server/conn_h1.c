@@ -143,7 +143,7 @@ static void after_write(uv_write_t *req, int status) {
     if (c->tls && !c->h2)
         tls_input(c);
     else if (c->h2)
-        h2_after_write(c);
+        h2_send(c);
     else
         process(c);
     if (!c->write_pending)
@@ -151,6 +151,41 @@ static void after_write(uv_write_t *req, int status) {
     /* Reading stops while output is backed up (update_reading); now that
      * it drained, read again - HTTP/2 input waits here otherwise. */
     update_reading(c);
+}
+
+static void flush_dequeue(conn *c) {
+    if (!c->flush_queued)
+        return;
+    c->flush_queued = 0;
+    if (c->flush_prev)
+        c->flush_prev->flush_next = c->flush_next;
+    else
+        c->w->flush_queue = c->flush_next;
+    if (c->flush_next)
+        c->flush_next->flush_prev = c->flush_prev;
+}
+
+void conn_flush_later(conn *c) {
+    if (c->flush_queued || c->state == ST_CLOSED)
+        return;
+    worker *w = c->w;
+    c->flush_queued = 1;
+    c->flush_prev = NULL;
+    c->flush_next = w->flush_queue;
+    if (w->flush_queue)
+        w->flush_queue->flush_prev = c;
+    w->flush_queue = c;
+}
+
+void conn_flush_queued(worker *w) {
+    conn *c;
+    while ((c = w->flush_queue) != NULL) { /* a flush may queue another */
+        flush_dequeue(c);
+        if (c->h2)
+            h2_send(c);
+        else
+            conn_flush(c);
+    }
 }
 
 /* Starts writing |out|. Called after each batch of work. */
@@ -714,6 +749,7 @@ void conn_close(conn *c) {
     if (c->state == ST_CLOSED)
         return;
     c->state = ST_CLOSED;
+    flush_dequeue(c); /* freed before the queue is run, maybe */
     metrics_conn_protocol(c->protocol, NULL);
     update_reading(c);
     worker_remove_conn(c->w, &c->link);

@@ -236,7 +236,7 @@ static void send_response(exchange *ex) {
     submit(s, (int64_t)exchange_body_len(ex),
            exchange_body_len(ex) > 0 ? read_body : NULL);
     exchange_access_log(ex, s->h->c->protocol, s->id);
-    pump(s->h);
+    conn_flush_later(s->h->c); /* with the others done in this round */
 }
 
 /* A streamed body: DATA frames from what the producer wrote so far;
@@ -606,7 +606,7 @@ void h2_on_input(conn *c) {
     pump(h);
 }
 
-void h2_after_write(conn *c) {
+void h2_send(conn *c) {
     pump(c->h2);
 }
 

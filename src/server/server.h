@@ -56,6 +56,7 @@ struct worker {
     uv_timer_t flush_timer; /* access lines and spans buffered by this
                                thread: armed only when there are some */
     int flush_armed;
+    struct conn *flush_queue; /* conn_flush_later's, run each round */
     struct store_loop *store; /* this loop's handle on the store */
     int handlers_in_flight;   /* asynchronous handlers not answered yet */
     char date[40]; /* "Date: ...\r\n" cached for the current second */
@@ -106,6 +107,10 @@ const char *worker_date_line(worker *w, size_t *len);
 /* Note that an access line or a span was buffered by this thread: they
  * are handed over (written, published) within 200 ms. */
 void worker_note_buffered(worker *w);
+
+/* Flushes the connections queued by conn_flush_later (conn_h1.c): the
+ * worker calls it once per loop round, after the I/O callbacks. */
+void conn_flush_queued(worker *w);
 
 /* Creates the connection for an accepted socket on |w|'s loop; |tls| is
  * the listener's TLS context or NULL for cleartext; |rt| its routes. */

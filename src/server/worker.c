@@ -123,9 +123,19 @@ static void on_wakeup(uv_async_t *a) {
     maybe_finish(w);
 }
 
-/* Called by a connection's close: a drained worker may now be done. */
+/* Each loop round, after the I/O callbacks (reads, database answers):
+ * the responses they made go out, one write per connection; then a
+ * drained worker may be done. */
 static void on_check(uv_check_t *h) {
-    maybe_finish(h->data);
+    worker *w = h->data;
+    conn_flush_queued(w);
+    maybe_finish(w);
+}
+
+/* Just before the loop waits for I/O: what the timers queued (a timeout's
+ * response) goes out now, not after the wait. */
+static void on_prepare(uv_prepare_t *h) {
+    conn_flush_queued(h->data);
 }
 
 static void worker_main(void *arg) {
@@ -135,6 +145,11 @@ static void worker_main(void *arg) {
     check.data = w;
     uv_check_start(&check, on_check);
     uv_unref((uv_handle_t *)&check);
+    uv_prepare_t prepare;
+    uv_prepare_init(&w->loop, &prepare);
+    prepare.data = w;
+    uv_prepare_start(&prepare, on_prepare);
+    uv_unref((uv_handle_t *)&prepare);
 
     uv_run(&w->loop, UV_RUN_DEFAULT);
 

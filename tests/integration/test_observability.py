@@ -794,6 +794,26 @@ class TestProfile(ObsTestCase):
             self.assertEqual(admin_get(
                 srv, f"/debug/pprof/profile?seconds={bad}").status, 400)
 
+    @unittest.skipUnless(CURL, "curl is not installed")
+    def test_profile_over_h2c(self):
+        # The profile is answered from a timer callback, not from I/O.
+        # Over HTTP/2 a finished response is queued and written once the
+        # loop round's callbacks are done (conn_flush_later): this one too,
+        # although the client sends nothing more to wake the loop.
+        d = tempfile.mkdtemp(prefix="objectd-prof-")
+        self.addCleanup(shutil.rmtree, d, True)
+        srv = self.start_server("--db", "sqlite:" + os.path.join(d, "p.db"),
+                                "--access-log", "off", access_log=None)
+        t0 = time.monotonic()
+        r = run([CURL, "-sS", "--http2-prior-knowledge", "-m", "10", "-o",
+                 "/dev/null", "-w", "%{http_code} %{http_version}",
+                 f"http://127.0.0.1:{srv.admin_port}"
+                 "/debug/pprof/profile?seconds=1"], timeout=20, text=True)
+        took = time.monotonic() - t0
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), "200 2")
+        self.assertLess(took, 4.0)
+
 
 if __name__ == "__main__":
     harness.main()
