@@ -39,7 +39,10 @@ static atomic_int access_fd = -1;
 static int access_owned; /* we opened it, so we close it */
 static pthread_mutex_t access_write_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static _Thread_local log_line tls_line;
+/* One line of each kind may be open at a time per thread: an application
+ * line made while an access line is open (by code that runs between its
+ * begin and end) leaves the access line alone. */
+static _Thread_local log_line tls_access_line, tls_app_line;
 static _Thread_local buf tls_app;    /* the application line being made */
 static _Thread_local buf tls_access; /* pending access lines */
 
@@ -126,7 +129,7 @@ static _Thread_local struct {
 } tls_clock = {.second = -1};
 
 static log_line *begin(int access, const char *message) {
-    log_line *l = &tls_line;
+    log_line *l = access ? &tls_access_line : &tls_app_line;
     if (l->active && l->access) /* begun and never ended: not written */
         l->b->len = l->start;
     if (access) {

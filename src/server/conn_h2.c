@@ -236,7 +236,10 @@ static void send_response(exchange *ex) {
     submit(s, (int64_t)exchange_body_len(ex),
            exchange_body_len(ex) > 0 ? read_body : NULL);
     exchange_access_log(ex, s->h->c->protocol, s->id);
-    conn_flush_later(s->h->c); /* with the others done in this round */
+    /* Answered while its request is read: h2_on_input sends it; else
+     * with the others answered in this loop round. */
+    if (!s->h->in_recv)
+        conn_flush_later(s->h->c);
 }
 
 /* A streamed body: DATA frames from what the producer wrote so far;

@@ -429,6 +429,27 @@ static void test_access_lines(void) {
         } else if (i == 20) { /* begun, never ended */
             log_int(l, "seq", -1);
             continue;
+        } else if (i == 30) {
+            /* An application line made while this one is open (code run
+             * between an access line's begin and end may log): each goes
+             * to its own sink, whole. */
+            log_int(l, "seq", i);
+            int app[2];
+            CHECK(pipe(app) == 0);
+            log_set_fd(app[1]);
+            log_msg(LOG_ERROR, "inside an access line");
+            log_set_fd(2);
+            close(app[1]);
+            char got[512];
+            ssize_t r = read(app[0], got, sizeof got - 1);
+            close(app[0]);
+            got[r > 0 ? r : 0] = '\0';
+            CHECK(strstr(got, "\"message\":\"inside an access line\"}\n"));
+            CHECK(strstr(got, "seq") == NULL);
+            log_str(l, "pad", big + sizeof big - 1 - 300);
+            log_end(l);
+            written++;
+            continue;
         }
         log_int(l, "seq", i);
         log_str(l, "pad", big + sizeof big - 1 - 300);
