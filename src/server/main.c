@@ -123,6 +123,27 @@ static int cmd_seed(server *srv) {
     return rc == 0 ? 0 : 1;
 }
 
+/* libuv's thread pool runs the SQLite queries and the analyses. libuv
+ * makes 4 threads whatever the CPUs: on one CPU they take turns, and each
+ * query pays wake-ups and context switches for it (4 threads against 2
+ * cost a sixth more CPU per object GET: docs/store.md), while on a larger
+ * machine 4 leave cores idle. So the pool follows the CPUs objectd may use
+ * (affinity and cgroup quota, as the loops do), at least 2 - a write
+ * waiting for the write mutex holds a thread, reads go on on the other -
+ * and at most 16 (each thread has a SQLite reader with its own page
+ * cache). UV_THREADPOOL_SIZE, when set, decides. Must run before the
+ * pool's first use. Returns the size. */
+static int size_thread_pool(int cpus) {
+    const char *env = getenv("UV_THREADPOOL_SIZE");
+    if (env != NULL && atoi(env) > 0)
+        return atoi(env);
+    int n = cpus < 2 ? 2 : cpus > 16 ? 16 : cpus;
+    char text[16];
+    snprintf(text, sizeof text, "%d", n);
+    setenv("UV_THREADPOOL_SIZE", text, 1);
+    return n;
+}
+
 static int cmd_serve(int argc, char **argv, int cmd) {
     server srv;
     memset(&srv, 0, sizeof srv);
@@ -187,6 +208,7 @@ static int cmd_serve(int argc, char **argv, int cmd) {
     char why[128];
     int cpus = cpus_available(why, sizeof why);
     srv.nworkers = srv.opt.threads > 0 ? (int)srv.opt.threads : cpus;
+    int pool_threads = size_thread_pool(cpus);
     if (cmd == CMD_SEED) {
         rc = cmd_seed(&srv);
         tls_ctx_free(srv.tls);
@@ -205,6 +227,7 @@ static int cmd_serve(int argc, char **argv, int cmd) {
     log_line *l = log_begin(LOG_INFO, "starting");
     log_str(l, "service.version", OBJECTD_VERSION);
     log_int(l, "objectd.threads", srv.nworkers);
+    log_int(l, "objectd.pool_threads", pool_threads);
     log_str(l, "objectd.cpus", why);
     log_end(l);
 

@@ -19,8 +19,8 @@ static const config_option table[] = {
     OPT("tls-key", CONFIG_STRING, NULL, 0, 0, NULL, tls_key,
         "PEM private key for --tls-listen"),
     OPT("threads", CONFIG_INT, "0", 0, 1024, NULL, threads,
-        "event-loop threads; 0 = CPUs usable by this process (affinity "
-        "and cgroup quota)"),
+        "event-loop threads; 0 = CPUs usable (affinity, cgroup quota); the "
+        "SQLite pool follows, 2-16 (env UV_THREADPOOL_SIZE overrides)"),
     OPT("access-log", CONFIG_STRING, "-", 0, 0, NULL, access_log,
         "access log: a file path, '-' for standard output, or 'off'"),
     OPT("log-level", CONFIG_ENUM, "info", 0, 0, "debug|info|warn|error",

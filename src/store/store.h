@@ -136,7 +136,7 @@ const char *store_kind(const store *s);
 
 /* Connections the store's "pool" has for the process: PostgreSQL's pooled
  * connections; for SQLite the reader connections, one per thread of
- * libuv's pool (UV_THREADPOOL_SIZE, default 4). */
+ * libuv's pool (UV_THREADPOOL_SIZE; objectd serve sets it from the CPUs). */
 int store_pool_size(const store *s);
 
 /* The operations below, by name (metrics, traces, /debug/queries). */

@@ -36,7 +36,8 @@
 enum {
     BUSY_TIMEOUT_MS = 5000,
     /* PRAGMA cache_size takes -KiB. Readers are one per pool thread
-     * (UV_THREADPOOL_SIZE, 4 by default), hence the smaller share. */
+     * (UV_THREADPOOL_SIZE: objectd sets it to the CPUs, 2-16, unless
+     * given), hence the smaller share. */
     WRITER_CACHE_KIB = 16384,
     READER_CACHE_KIB = 8192,
     PAGE_SIZE = 16384,

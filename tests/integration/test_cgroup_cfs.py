@@ -148,6 +148,9 @@ class TestCfsThrottling(ServerTestCase):
                          starting)
         self.assertIn(f"cgroup v{version} quota 0.50",
                       harness.field(starting, "objectd.cpus"))
+        if "UV_THREADPOOL_SIZE" not in os.environ:  # the pool's minimum
+            self.assertEqual(harness.field(starting, "objectd.pool_threads"),
+                             2, starting)
 
         before, _ = parse_exposition(admin_get(srv, "/metrics").body.decode())
         self.assertEqual(value(before, "objectd_worker_threads"), 1)

@@ -162,6 +162,27 @@ class TestAdminListener(ObsTestCase):
                 if r.get("message") == "admin listening"]
         self.assertEqual(len(recs), 1)
 
+    def test_pool_threads(self):
+        # The SQLite pool follows the CPUs (at least 2), unless
+        # UV_THREADPOOL_SIZE says otherwise; the pool gauge counts it.
+        ncpu = len(os.sched_getaffinity(0))
+        cases = [({"UV_THREADPOOL_SIZE": "3"}, 3)]
+        if "UV_THREADPOOL_SIZE" not in os.environ:
+            cases.append((None, min(max(ncpu, 2), 16)))
+        for env, want in cases:
+            d = tempfile.mkdtemp(prefix="objectd-obs-")
+            self.addCleanup(shutil.rmtree, d, True)
+            srv = self.start_server("--db", "sqlite:" + os.path.join(d, "p.db"),
+                                    env=env)
+            starting = [r for r in srv.log_records()
+                        if r.get("message") == "starting"][0]
+            self.assertEqual(harness.field(starting, "objectd.pool_threads"),
+                             want, starting)
+            samples, _ = parse_exposition(self.scrape(srv))
+            pool = sum(value(samples, "objectd_db_pool_connections",
+                             store="sqlite", state=st) for st in ("idle", "used"))
+            self.assertEqual(pool, want)
+
     def test_admin_not_held_to_max_connections(self):
         srv = self.start_server("--max-connections", "1")
         held = self.connect(srv)
