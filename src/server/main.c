@@ -131,12 +131,16 @@ static int cmd_seed(server *srv) {
  * (affinity and cgroup quota, as the loops do), at least 2 - a write
  * waiting for the write mutex holds a thread, reads go on on the other -
  * and at most 16 (each thread has a SQLite reader with its own page
- * cache). UV_THREADPOOL_SIZE, when set, decides. Must run before the
- * pool's first use. Returns the size. */
-static int size_thread_pool(int cpus) {
+ * cache). With PostgreSQL the queries run on the loops; the pool has
+ * libuv's 4 for the connects (up to 2 per loop, blocking in libpq), the
+ * cancels and the analyses, as before. UV_THREADPOOL_SIZE, when set,
+ * decides. Must run before the pool's first use. Returns the size. */
+static int size_thread_pool(int cpus, const char *db) {
     const char *env = getenv("UV_THREADPOOL_SIZE");
     if (env != NULL && atoi(env) > 0)
         return atoi(env);
+    if (strncmp(db, "sqlite:", 7) != 0)
+        return 4; /* libuv's default */
     int n = cpus < 2 ? 2 : cpus > 16 ? 16 : cpus;
     char text[16];
     snprintf(text, sizeof text, "%d", n);
@@ -208,7 +212,7 @@ static int cmd_serve(int argc, char **argv, int cmd) {
     char why[128];
     int cpus = cpus_available(why, sizeof why);
     srv.nworkers = srv.opt.threads > 0 ? (int)srv.opt.threads : cpus;
-    int pool_threads = size_thread_pool(cpus);
+    int pool_threads = size_thread_pool(cpus, srv.opt.db);
     if (cmd == CMD_SEED) {
         rc = cmd_seed(&srv);
         tls_ctx_free(srv.tls);

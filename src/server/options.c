@@ -20,7 +20,7 @@ static const config_option table[] = {
         "PEM private key for --tls-listen"),
     OPT("threads", CONFIG_INT, "0", 0, 1024, NULL, threads,
         "event-loop threads; 0 = CPUs usable (affinity, cgroup quota); the "
-        "SQLite pool follows, 2-16 (env UV_THREADPOOL_SIZE overrides)"),
+        "SQLite thread pool follows, 2-16 (env UV_THREADPOOL_SIZE overrides)"),
     OPT("access-log", CONFIG_STRING, "-", 0, 0, NULL, access_log,
         "access log: a file path, '-' for standard output, or 'off'"),
     OPT("log-level", CONFIG_ENUM, "info", 0, 0, "debug|info|warn|error",

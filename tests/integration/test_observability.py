@@ -163,7 +163,7 @@ class TestAdminListener(ObsTestCase):
         self.assertEqual(len(recs), 1)
 
     def test_pool_threads(self):
-        # The SQLite pool follows the CPUs (at least 2), unless
+        # With SQLite the pool follows the CPUs (at least 2), unless
         # UV_THREADPOOL_SIZE says otherwise; the pool gauge counts it.
         ncpu = len(os.sched_getaffinity(0))
         cases = [({"UV_THREADPOOL_SIZE": "3"}, 3)]
@@ -182,6 +182,14 @@ class TestAdminListener(ObsTestCase):
             pool = sum(value(samples, "objectd_db_pool_connections",
                              store="sqlite", state=st) for st in ("idle", "used"))
             self.assertEqual(pool, want)
+        # With PostgreSQL the queries run on the loops: libuv's 4 threads
+        # stay for the connects, the cancels and the analyses.
+        if PG_URI and "UV_THREADPOOL_SIZE" not in os.environ:
+            srv = self.start_server("--db", PG_URI)
+            starting = [r for r in srv.log_records()
+                        if r.get("message") == "starting"][0]
+            self.assertEqual(harness.field(starting, "objectd.pool_threads"),
+                             4, starting)
 
     def test_admin_not_held_to_max_connections(self):
         srv = self.start_server("--max-connections", "1")
