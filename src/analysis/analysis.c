@@ -127,11 +127,7 @@ static inline char *put_sep(jw *w, char *p) {
 }
 
 static inline char *put_key(jw *w, char *p, const char *key, size_t klen) {
-    p = put_sep(w, p);
-    *p++ = '"';
-    memcpy(p, key, klen);
-    p += klen;
-    *p++ = '"';
+    p = json_put_plain(put_sep(w, p), key, klen); /* keys are ours */
     *p++ = ':';
     if (w->pretty)
         *p++ = ' ';

@@ -19,6 +19,18 @@ int json_append_string(buf *b, const char *s, size_t len);
 #define JSON_QUOTED_MAX(len) (6 * (size_t)(len) + 2)
 size_t json_quote(char *out, const char *s, size_t len);
 
+/* Writes |s| (|n| bytes) at |out| as a JSON string without escaping it,
+ * for text known to need none - our own names (route templates, query
+ * names), a method we route; returns the position past the closing
+ * quote. What a client sent goes through json_quote. */
+static inline char *json_put_plain(char *out, const char *s, size_t n) {
+    *out++ = '"';
+    memcpy(out, s, n);
+    out += n;
+    *out++ = '"';
+    return out;
+}
+
 /* Copies the string literal |lit| to |p| and moves |p| past it: the
  * constant parts of such writers, their length known at compile time. */
 #define JSON_PUT_LIT(p, lit)                                                   \

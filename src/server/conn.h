@@ -106,9 +106,9 @@ void conn_clear_timeout(conn *c);
 /* HTTP/2 (conn_h2.c). h2_start takes over a connection whose input begins
  * with the client preface; h2_on_input consumes |c->in|; h2_send writes
  * what the session has queued (after a write, or when flushed later);
- * h2_drain sends
- * GOAWAY and lets open streams finish; h2_on_idle is the idle timeout;
- * h2_free releases the session when the connection is freed. */
+ * h2_drain sends GOAWAY and lets open streams finish; h2_on_idle is the
+ * idle timeout; h2_free releases the session when the connection is
+ * freed. */
 int h2_start(conn *c);
 void h2_on_input(conn *c);
 void h2_drain(conn *c);

@@ -290,18 +290,11 @@ static char *put_hex(char *p, const uint8_t *id, size_t n) {
     return p;
 }
 
-/* A name of ours - a route template, a query name, the store's kind, a
- * protocol version - quoted without escaping: none has a character JSON
- * escapes (tests/unit/test_trace.c checks every route template and query
- * name). What a request sent (method, path) goes through json_quote. */
-static char *put_plain(char *p, const char *s, size_t n) {
-    *p++ = '"';
-    memcpy(p, s, n);
-    p += n;
-    *p++ = '"';
-    return p;
-}
-
+/* Names of ours - route templates, query names, the store's kind - go
+ * out with json_put_plain: none has a character JSON escapes
+ * (tests/unit/test_trace.c checks every route template and query name).
+ * What a request sent (the path; a method we do not route) goes through
+ * json_quote. */
 static char *put_str(char *p, const char *s, size_t n) {
     return p + json_quote(p, s, n);
 }
@@ -375,30 +368,19 @@ static size_t format_span(char *out, const span_rec *s, size_t route_len,
         /* "GET /api/v1/objects/{id}": method and route, as the HTTP
          * semantic conventions name a server span; the method alone when
          * no route matched. */
-        if (s->method_plain) { /* and the route is plain too */
-            *p++ = '"';
-            memcpy(p, s->method, s->method_len);
-            p += s->method_len;
-            if (route_len) {
-                *p++ = ' ';
-                memcpy(p, s->route, route_len);
-                p += route_len;
-            }
-            *p++ = '"';
-        } else {
-            char name[METHOD_MAX_BYTES + 1 + NAME_MAX_BYTES];
-            size_t n = s->method_len;
-            memcpy(name, s->method, n);
-            if (route_len) {
-                name[n++] = ' ';
-                memcpy(name + n, s->route, route_len);
-                n += route_len;
-            }
-            p = put_str(p, name, n);
+        char name[METHOD_MAX_BYTES + 1 + NAME_MAX_BYTES];
+        size_t n = s->method_len;
+        memcpy(name, s->method, n);
+        if (route_len) {
+            name[n++] = ' ';
+            memcpy(name + n, s->route, route_len);
+            n += route_len;
         }
+        /* The route is plain: the name is when the method is. */
+        p = s->method_plain ? json_put_plain(p, name, n) : put_str(p, name, n);
         JSON_PUT_LIT(p, ",\"kind\":2,\"startTimeUnixNano\":");
     } else {
-        p = put_plain(p, s->name, name_len);
+        p = json_put_plain(p, s->name, name_len);
         JSON_PUT_LIT(p, ",\"kind\":3,\"startTimeUnixNano\":");
     }
     p = put_time_str(p, (uint64_t)s->start_ns);
@@ -409,7 +391,7 @@ static size_t format_span(char *out, const span_rec *s, size_t route_len,
         /* network.protocol.name is left out: the conventions want it only
          * when it is not "http". */
         JSON_PUT_LIT(p, ATTR0("http.request.method", "stringValue"));
-        p = s->method_plain ? put_plain(p, s->method, s->method_len)
+        p = s->method_plain ? json_put_plain(p, s->method, s->method_len)
                             : put_str(p, s->method, s->method_len);
         JSON_PUT_LIT(p, ATTR("url.path", "stringValue"));
         if (s->path_json != NULL) {
@@ -420,7 +402,7 @@ static size_t format_span(char *out, const span_rec *s, size_t route_len,
         }
         if (route_len) {
             JSON_PUT_LIT(p, ATTR("http.route", "stringValue"));
-            p = put_plain(p, s->route, route_len);
+            p = json_put_plain(p, s->route, route_len);
         }
         JSON_PUT_LIT(p, ATTR("network.protocol.version", "stringValue"));
         if (s->http2)
@@ -431,9 +413,9 @@ static size_t format_span(char *out, const span_rec *s, size_t route_len,
         p = put_u64_str(p, (uint64_t)s->status);
     } else {
         JSON_PUT_LIT(p, ATTR0("db.system", "stringValue"));
-        p = put_plain(p, s->db_system, db_len);
+        p = json_put_plain(p, s->db_system, db_len);
         JSON_PUT_LIT(p, ATTR("db.operation.name", "stringValue"));
-        p = put_plain(p, s->name, name_len);
+        p = json_put_plain(p, s->name, name_len);
         JSON_PUT_LIT(p, ATTR("db.response.returned_rows", "intValue"));
         p = put_u64_str(p, s->rows);
     }
